@@ -1,0 +1,27 @@
+from bastion.accounts.models import Role
+
+
+def navigation(request):
+    """The navigation a signed-in person sees: only what their role can open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    from bastion.accounts.access import can_view_users
+    from bastion.audit.access import can_view_audit
+    from bastion.outbox.access import can_view_outbox
+    from bastion.people.access import can_list_people, can_view_groups
+
+    items = [("Home", "/")]
+    if can_list_people(user):
+        items.append(("People", "/people/"))
+    if can_view_groups(user):
+        items.append(("Groups", "/people/groups/"))
+    if can_view_users(user):
+        items.append(("Users", "/accounts/users/"))
+    if can_view_outbox(user):
+        items.append(("Outbox", "/outbox/"))
+    if can_view_audit(user):
+        items.append(("Audit trail", "/audit/"))
+    matches = [url for _, url in items if request.path == url or (url != "/" and request.path.startswith(url))]
+    current = max(matches, key=len) if matches else None
+    return {"nav": [{"label": label, "url": url, "current": url == current} for label, url in items], "roles": Role}

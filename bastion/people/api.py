@@ -1,0 +1,4 @@
+from ninja import Router
+
+people_router = Router()
+groups_router = Router()

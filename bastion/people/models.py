@@ -1,0 +1,186 @@
+from datetime import date
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class PersonStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    LEAVER = "leaver", "Leaver"
+
+
+class PersonQuerySet(models.QuerySet["Person"]):
+    def active(self) -> "PersonQuerySet":
+        return self.filter(status=PersonStatus.ACTIVE)
+
+    def search(self, text: str) -> "PersonQuerySet":
+        qs = self
+        for word in text.split()[:5]:
+            qs = qs.filter(
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(email__icontains=word)
+                | Q(employee_id__iexact=word)
+            )
+        return qs
+
+    def reporting_to(self, person: "Person", depth: int = 8) -> "PersonQuerySet":
+        """Everyone whose management chain reaches `person` within `depth` levels."""
+        cond = Q()
+        path = "manager"
+        for _ in range(depth):
+            cond |= Q(**{path: person})
+            path += "__manager"
+        return self.filter(cond)
+
+
+class Person(models.Model):
+    """Someone in the organisation's directory. The employee id is HR's key."""
+
+    employee_id = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(unique=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    department = models.CharField(max_length=100, blank=True, db_index=True)
+    title = models.CharField(max_length=150, blank=True)
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter code")
+    language = models.CharField(max_length=16, blank=True, help_text="e.g. en, de, fr-CA")
+    hire_date = models.DateField(null=True, blank=True)
+    leave_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = PersonQuerySet.as_manager()
+
+    # The fields an HR import or an edit may set, in the order of the canonical CSV.
+    DIRECTORY_FIELDS = (
+        "employee_id", "email", "first_name", "last_name", "department", "title",
+        "manager", "country", "language", "hire_date", "leave_date", "status",
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"]),
+            models.Index(fields=["country"]),
+            models.Index(fields=["hire_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def full_name(self) -> str:
+        return str(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The directory fields as plain values, for the audit trail and the importer."""
+        data: dict[str, Any] = {}
+        for name in self.DIRECTORY_FIELDS:
+            if name == "manager":
+                data["manager"] = self.manager.employee_id if self.manager_id and self.manager else None
+                continue
+            value = getattr(self, name)
+            data[name] = value.isoformat() if isinstance(value, date) else value
+        return data
+
+
+class GroupKind(models.TextChoices):
+    STATIC = "static", "Static (chosen members)"
+    RULE = "rule", "Rule-based (stays current)"
+
+
+class RuleField(models.TextChoices):
+    DEPARTMENT = "department", "Department"
+    COUNTRY = "country", "Country"
+    TITLE = "title", "Title"
+    MANAGER = "manager", "Manager (employee id)"
+    HIRE_DATE = "hire_date", "Hire date"
+    STATUS = "status", "Status"
+
+
+class RuleOp(models.TextChoices):
+    IS = "is", "is"
+    IS_NOT = "is_not", "is not"
+    IN = "in", "is one of (comma-separated)"
+    CONTAINS = "contains", "contains"
+    AFTER = "after", "after"
+    BEFORE = "before", "before"
+    REPORTS_TO = "reports_to", "reports (directly or not) to"
+
+
+# Which operators make sense for which field.
+RULE_OPS: dict[str, tuple[str, ...]] = {
+    RuleField.DEPARTMENT: (RuleOp.IS, RuleOp.IS_NOT, RuleOp.IN, RuleOp.CONTAINS),
+    RuleField.COUNTRY: (RuleOp.IS, RuleOp.IS_NOT, RuleOp.IN),
+    RuleField.TITLE: (RuleOp.IS, RuleOp.IS_NOT, RuleOp.CONTAINS),
+    RuleField.MANAGER: (RuleOp.IS, RuleOp.REPORTS_TO),
+    RuleField.HIRE_DATE: (RuleOp.AFTER, RuleOp.BEFORE),
+    RuleField.STATUS: (RuleOp.IS, RuleOp.IS_NOT),
+}
+
+
+class Group(models.Model):
+    """A set of people: chosen by hand (static) or by rules evaluated whenever it is read."""
+
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=GroupKind.choices, default=GroupKind.STATIC)
+    # Rule-based groups: every condition must hold. [{"field": .., "op": .., "value": ..}]
+    rules = models.JSONField(default=list, blank=True)
+    members = models.ManyToManyField(Person, blank=True, related_name="static_groups")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def people(self) -> PersonQuerySet:
+        """The group's members right now."""
+        if self.kind == GroupKind.STATIC:
+            return Person.objects.filter(static_groups=self)
+        return Person.objects.filter(rules_to_q(self.rules))
+
+
+def rules_to_q(rules: list[dict]) -> Q:
+    """Turn validated rule conditions into one database filter (all must hold)."""
+    q = Q()
+    for rule in rules:
+        field, op, value = rule["field"], rule["op"], rule["value"]
+        if field == RuleField.MANAGER:
+            if op == RuleOp.REPORTS_TO:
+                path, cond = "manager", Q()
+                for _ in range(8):
+                    cond |= Q(**{f"{path}__employee_id": value})
+                    path += "__manager"
+                q &= cond
+            else:
+                q &= Q(manager__employee_id=value)
+            continue
+        if op == RuleOp.IS:
+            q &= Q(**{f"{field}__iexact": value})
+        elif op == RuleOp.IS_NOT:
+            q &= ~Q(**{f"{field}__iexact": value})
+        elif op == RuleOp.IN:
+            values = [v.strip() for v in str(value).split(",") if v.strip()]
+            sub = Q()
+            for v in values:
+                sub |= Q(**{f"{field}__iexact": v})
+            q &= sub
+        elif op == RuleOp.CONTAINS:
+            q &= Q(**{f"{field}__icontains": value})
+        elif op == RuleOp.AFTER:
+            q &= Q(**{f"{field}__gt": value})
+        elif op == RuleOp.BEFORE:
+            q &= Q(**{f"{field}__lt": value})
+    return q

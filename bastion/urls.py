@@ -1,0 +1,19 @@
+from django.urls import include, path
+
+from bastion import views
+from bastion.accounts import auth_views
+from bastion.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz),
+    path("readyz", views.readyz),
+    path("login/", auth_views.login_view, name="login"),
+    path("login/mfa/", auth_views.login_mfa_view, name="login-mfa"),
+    path("logout/", auth_views.logout_view, name="logout"),
+    path("", include("bastion.accounts.urls")),
+    path("people/", include("bastion.people.urls")),
+    path("audit/", include("bastion.audit.urls")),
+    path("outbox/", include("bastion.outbox.urls")),
+    path("api/v1/", api.urls),
+]

@@ -1,0 +1,127 @@
+"""Shared test fixtures: people in every role, API clients, a real SMTP server, task running."""
+
+import os
+import socket
+from collections.abc import Callable
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from bastion.accounts.models import MfaPolicy, Role, User
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the
+# test itself are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple"
+ALL_ROLES = [r.value for r in Role]
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    """make_user(role, email=None, person=None, password=PASSWORD)."""
+    counter = {"n": 0}
+
+    def make(role: str, email: str | None = None, person=None, password: str | None = PASSWORD, **fields) -> User:
+        counter["n"] += 1
+        email = email or f"{role.replace('_', '-')}{counter['n']}@example.com"
+        return User.objects.create_user(email=email, password=password, role=role, person=person,
+                                        full_name=fields.pop("full_name", role.replace("_", " ").title()), **fields)
+
+    return make
+
+
+@pytest.fixture
+def no_mfa_policy(db):
+    """Most tests sign in with a password only; MFA tests turn the policy on themselves."""
+    policy = MfaPolicy.current()
+    policy.required_roles = []
+    policy.save()
+    return policy
+
+
+@pytest.fixture
+def client_for(db, no_mfa_policy) -> Callable[[User | None], Client]:
+    """A browser-like client signed in as `user` (None: anonymous)."""
+
+    def make(user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_for(db) -> Callable[[User | None], Client]:
+    """An API client using a fresh personal token of `user` (None: no token)."""
+    from bastion.accounts.actions import do_create_token
+
+    def make(user: User | None) -> Client:
+        if user is None:
+            return Client()
+        _, raw = do_create_token(user=user, name="test")
+        return Client(headers={"Authorization": f"Bearer {raw}"})
+
+    return make
+
+
+@pytest.fixture
+def lead(make_user) -> User:
+    return make_user(Role.SECURITY_LEAD, email="alice@example.com", full_name="Alice Lead")
+
+
+@pytest.fixture
+def run_tasks(db) -> Callable[[], None]:
+    """Run every queued background task now, as `bastion worker` would, then return."""
+
+    def run() -> None:
+        call_command("db_worker", batch=True, reload=False, startup_delay=False, queue_name="*", verbosity=0)
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.port = free_port()
+        self.fail_next = 0
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                if sink.fail_next:
+                    sink.fail_next -= 1
+                    return "451 Try again later"
+                from email import message_from_bytes
+                from email.policy import default
+
+                sink.messages.append(message_from_bytes(envelope.content, policy=default))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    sink = SmtpSink()
+    sink.controller.start()
+    settings.BASTION_EMAIL_URL = sink.url
+    yield sink
+    sink.controller.stop()
