@@ -184,3 +184,31 @@ def rules_to_q(rules: list[dict]) -> Q:
         elif op == RuleOp.BEFORE:
             q &= Q(**{f"{field}__lt": value})
     return q
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    APPLIED = "applied", "Applied"
+    DISCARDED = "discarded", "Discarded"
+
+
+class PeopleImport(models.Model):
+    """An uploaded HR file on its way through mapping, dry-run preview and apply."""
+
+    uploaded_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    filename = models.CharField(max_length=255)
+    content = models.TextField(help_text="The decoded CSV text")
+    # Canonical column -> header in the file.
+    mapping = models.JSONField(default=dict, blank=True)
+    # A full import marks people missing from the file as leavers; a partial one does not.
+    full = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    summary = models.JSONField(default=dict, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.uploaded_at:%Y-%m-%d %H:%M})"
