@@ -125,3 +125,14 @@ def smtp_server(settings):
     settings.BASTION_EMAIL_URL = sink.url
     yield sink
     sink.controller.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test is a failure: a green run must not hide a missing browser or database."""
+    if not os.environ.get("CI"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; in CI every test must run.", red=True)
+        session.exitstatus = 1

@@ -9,16 +9,20 @@ ISSUER = "Bastion"
 
 
 def new_secret() -> str:
+    """A fresh random base32 secret (160 bits), as authenticator apps expect."""
     return pyotp.random_base32()
 
 
 def provisioning_uri(secret: str, email: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
 def qr_svg(uri: str) -> str:
     """An inline SVG QR code (no script, no external request) for authenticator apps."""
-    return segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+    return segno.make(uri, error="m").svg_inline(
+        scale=4, dark="#111", light="#fff", title="QR code to add Bastion to your authenticator app"
+    )
 
 
 def matching_step(secret: str, code: str, last_step: int = 0, now: float | None = None) -> int | None:
