@@ -107,15 +107,13 @@ def build_people(size: int, seed: int = 7, today: date | None = None) -> list[Pe
 
 
 def save_people(people: list[Person], batch_size: int = 5000) -> None:
-    """Insert in bulk, then link managers in a second pass (ids exist only after insert)."""
-    managers = {p.employee_id: p.manager.employee_id for p in people if p.manager is not None}
-    for p in people:
-        p.manager = None
-    Person.objects.bulk_create(people, batch_size=batch_size)
-    ids = dict(Person.objects.values_list("employee_id", "id"))
-    linked = []
-    for p in Person.objects.only("id", "employee_id").iterator(chunk_size=batch_size):
-        if p.employee_id in managers:
-            p.manager_id = ids[managers[p.employee_id]]
-            linked.append(p)
-    Person.objects.bulk_update(linked, ["manager"], batch_size=batch_size)
+    """Insert in bulk, one management level at a time, so each manager has an id before
+    their reports are inserted (bulk_create returns the new ids)."""
+    depth: dict[int, int] = {}
+    for p in people:  # managers come before their reports
+        depth[id(p)] = depth[id(p.manager)] + 1 if p.manager is not None else 0
+    for level in sorted(set(depth.values())):
+        batch = [p for p in people if depth[id(p)] == level]
+        for p in batch:
+            p.manager_id = p.manager.pk if p.manager is not None else None
+        Person.objects.bulk_create(batch, batch_size=batch_size)

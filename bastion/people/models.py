@@ -35,6 +35,13 @@ class PersonQuerySet(models.QuerySet["Person"]):
             path += "__manager"
         return self.filter(cond)
 
+    def departments(self) -> list[str]:
+        """The distinct non-empty departments in this set of people, in one query."""
+        return list(
+            self.exclude(department="").order_by("department")
+            .values_list("department", flat=True).distinct()
+        )
+
 
 class Person(models.Model):
     """Someone in the organisation's directory. The employee id is HR's key."""
@@ -80,6 +87,15 @@ class Person(models.Model):
     @property
     def full_name(self) -> str:
         return str(self)
+
+    def chain_of_command(self, limit: int = 100) -> list[int]:
+        """The ids of this person's managers, nearest first; stops at a loop or after `limit`."""
+        chain: list[int] = []
+        manager_id = self.manager_id
+        while manager_id is not None and manager_id not in chain and len(chain) < limit:
+            chain.append(manager_id)
+            manager_id = Person.objects.filter(pk=manager_id).values_list("manager_id", flat=True).first()
+        return chain
 
     def snapshot(self) -> dict[str, Any]:
         """The directory fields as plain values, for the audit trail and the importer."""
@@ -128,6 +144,29 @@ RULE_OPS: dict[str, tuple[str, ...]] = {
 }
 
 
+class GroupQuerySet(models.QuerySet["Group"]):
+    def containing(self, person: "Person", chunk: int = 50) -> list["Group"]:
+        """The groups `person` is in right now: static membership and rule groups that match.
+
+        Rule groups are tested in batches of `chunk`, each batch one UNION query, so the cost
+        grows with the number of rule groups divided by `chunk`, not with the directory.
+        """
+        found = list(self.filter(kind=GroupKind.STATIC, members=person))
+        rule_groups = {g.pk: g for g in self.filter(kind=GroupKind.RULE)}
+        ids = list(rule_groups)
+        for start in range(0, len(ids), chunk):
+            tests = [
+                Person.objects.filter(pk=person.pk).filter(rules_to_q(rule_groups[pk].rules))
+                .order_by()
+                .annotate(group_id=models.Value(pk, output_field=models.BigIntegerField()))
+                .values_list("group_id", flat=True)
+                for pk in ids[start:start + chunk]
+            ]
+            matched = tests[0].union(*tests[1:], all=True).order_by() if len(tests) > 1 else tests[0]
+            found.extend(rule_groups[pk] for pk in matched)
+        return sorted(found, key=lambda g: g.name.lower())
+
+
 class Group(models.Model):
     """A set of people: chosen by hand (static) or by rules evaluated whenever it is read."""
 
@@ -139,17 +178,57 @@ class Group(models.Model):
     members = models.ManyToManyField(Person, blank=True, related_name="static_groups")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = GroupQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_rule_based(self) -> bool:
+        return self.kind == GroupKind.RULE
+
+    def rules_in_words(self) -> str:
+        """The rules as a sentence, e.g. "Department is Sales and Hire date after 2026-01-01"."""
+        return rules_in_words(self.rules)
+
     def people(self) -> PersonQuerySet:
         """The group's members right now."""
         if self.kind == GroupKind.STATIC:
             return Person.objects.filter(static_groups=self)
         return Person.objects.filter(rules_to_q(self.rules))
+
+
+def count_members(groups: list[Group]) -> dict[int, int]:
+    """Members of each group by id: static groups together in one query, rule groups one each."""
+    static = [g.pk for g in groups if not g.is_rule_based]
+    rows = (
+        Group.members.through.objects.filter(group_id__in=static).order_by()
+        .values("group_id").annotate(n=models.Count("person_id"))
+    ) if static else []
+    counts = {row["group_id"]: row["n"] for row in rows}
+    for group in groups:
+        counts[group.pk] = group.people().count() if group.is_rule_based else counts.get(group.pk, 0)
+    return counts
+
+
+def rules_in_words(rules: list[dict]) -> str:
+    """Rule conditions as a sentence a person can check against what they meant."""
+    if not rules:
+        return "no conditions"
+    parts = []
+    for rule in rules:
+        field, op, value = str(rule.get("field")), str(rule.get("op")), rule.get("value")
+        if field == RuleField.MANAGER and op == RuleOp.REPORTS_TO:
+            parts.append(f"reports (directly or not) to {value}")
+            continue
+        name = "Manager" if field == RuleField.MANAGER else dict(RuleField.choices).get(field, field)
+        verb = "is one of" if op == RuleOp.IN else dict(RuleOp.choices).get(op, op)
+        parts.append(f"{name} {verb} {value}")
+    text = " and ".join(parts)
+    return text[0].upper() + text[1:]
 
 
 def rules_to_q(rules: list[dict]) -> Q:
