@@ -32,6 +32,8 @@ api = NinjaAPI(
     description="Authenticate with `Authorization: Bearer <token>`; create a token on your account page or with `bastion token create`.",
     auth=TokenAuth(),
     urls_namespace="api-v1",
+    # The interactive docs page loads Swagger UI from a CDN: nothing may fetch at run time.
+    docs_url=None,
 )
 
 

@@ -38,6 +38,6 @@ def get_own_token(user, pk: int) -> ApiToken:
     if not user.is_authenticated:
         raise PermissionDenied
     try:
-        return ApiToken.objects.get(pk=pk, user=user)
+        return ApiToken.objects.select_related("user").get(pk=pk, user=user)
     except ApiToken.DoesNotExist:
         raise Http404 from None

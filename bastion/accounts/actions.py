@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from bastion.audit.chain import diff, record
 
-from .models import ApiToken, MfaPolicy, User, hash_token
+from .models import ApiToken, MfaPolicy, Role, User, hash_token
 
 
 def _user_state(user: User) -> dict:
@@ -21,35 +21,64 @@ def _user_state(user: User) -> dict:
 
 @transaction.atomic
 def do_create_user(*, acting_user, email: str, full_name: str, role: str, password: str | None,
-                   person=None, request=None) -> User:
+                   person=None, request=None, actor_label: str | None = None) -> User:
     """Create a user account with a role; audited."""
     user = User.objects.create_user(
         email=email, password=password, full_name=full_name, role=role, person=person
     )
-    record("user.created", actor=acting_user, obj=user, after=_user_state(user), request=request)
+    record("user.created", actor=acting_user, actor_label=actor_label, obj=user,
+           after=_user_state(user), request=request)
     return user
 
 
 @transaction.atomic
-def do_update_user(*, acting_user, user: User, request=None, **changes) -> User:
-    """Change a user's name, role, person link or active flag; role changes are audited as such."""
+def do_update_user(*, acting_user, user: User, request=None, actor_label: str | None = None,
+                   **changes) -> User:
+    """Change a user's name, role, person link or active flag.
+
+    The audit entry is named for the change that matters most: user.role_changed, then
+    user.deactivated / user.reactivated, else user.updated; it holds the changed values only.
+    """
     before = _user_state(user)
     for field, value in changes.items():
         setattr(user, field, value)
     user.save()
     b, a = diff(before, _user_state(user))
     if b or a:
-        action = "user.role_changed" if "role" in a else "user.updated"
-        record(action, actor=acting_user, obj=user, before=b, after=a, request=request)
+        if "role" in a:
+            action = "user.role_changed"
+        elif "is_active" in a:
+            action = "user.reactivated" if a["is_active"] else "user.deactivated"
+        else:
+            action = "user.updated"
+        record(action, actor=acting_user, actor_label=actor_label, obj=user, before=b, after=a,
+               request=request)
     return user
 
 
 @transaction.atomic
-def do_set_password(*, acting_user, user: User, password: str, request=None) -> None:
+def do_set_password(*, acting_user, user: User, password: str, request=None,
+                    actor_label: str | None = None) -> None:
     """Set a new password; the audit entry says that it changed, never what it is."""
     user.set_password(password)
     user.save(update_fields=["password"])
-    record("user.password_set", actor=acting_user, obj=user, request=request)
+    record("user.password_set", actor=acting_user, actor_label=actor_label, obj=user,
+           request=request)
+
+
+@transaction.atomic
+def do_ensure_security_lead(*, email: str, password: str, actor_label: str = "cli") -> tuple[User, bool]:
+    """Create a security lead, or make an existing account an active security lead with this
+    password. Returns (user, created). For the `bastion createadmin` command."""
+    user = User.objects.filter(email=email.lower()).first()
+    if user is None:
+        user = do_create_user(acting_user=None, actor_label=actor_label, email=email, full_name="",
+                              role=Role.SECURITY_LEAD, password=password)
+        return user, True
+    do_update_user(acting_user=None, actor_label=actor_label, user=user,
+                   role=Role.SECURITY_LEAD, is_active=True)
+    do_set_password(acting_user=None, actor_label=actor_label, user=user, password=password)
+    return user, False
 
 
 @transaction.atomic
@@ -85,21 +114,29 @@ def do_set_mfa_policy(*, acting_user, required_roles: list[str], request=None) -
 
 
 @transaction.atomic
-def do_create_token(*, user: User, name: str, request=None) -> tuple[ApiToken, str]:
-    """Create a personal API token. Returns the token record and the raw token, shown once."""
+def do_create_token(*, user: User, name: str, request=None,
+                    actor_label: str | None = None) -> tuple[ApiToken, str]:
+    """Create a personal API token. Returns the token record and the raw token, shown once.
+
+    Only the token's SHA-256 is stored; the audit entry names the token, never its value.
+    """
     raw = ApiToken.generate()
     token = ApiToken.objects.create(
         user=user, name=name, token_hash=hash_token(raw), hint=raw[:8]
     )
-    record("token.created", actor=user, obj=token, after={"name": name, "hint": token.hint},
+    record("token.created", actor=None if actor_label else user, actor_label=actor_label,
+           obj=token, after={"user": user.email, "name": name, "hint": token.hint},
            request=request)
     return token, raw
 
 
 @transaction.atomic
-def do_revoke_token(*, acting_user, token: ApiToken, request=None) -> None:
-    """Revoke a token; it stops working at once."""
+def do_revoke_token(*, acting_user, token: ApiToken, request=None,
+                    actor_label: str | None = None) -> None:
+    """Revoke a token; it stops working at once. Revoking a revoked token does nothing."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        record("token.revoked", actor=acting_user, obj=token, request=request)
+        record("token.revoked", actor=acting_user, actor_label=actor_label, obj=token,
+               after={"user": token.user.email, "name": token.name, "hint": token.hint},
+               request=request)

@@ -34,7 +34,11 @@ class UserCreateForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("password"):
-            validate_password(data["password"], User(email=data.get("email", "")))
+            try:
+                validate_password(data["password"], User(email=data.get("email", ""),
+                                                         full_name=data.get("full_name", "")))
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
         return data
 
 
@@ -52,7 +56,11 @@ class MfaPolicyForm(forms.Form):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'HR sync script'.")
+    name = forms.CharField(
+        label="Token name", max_length=100,
+        help_text="What the token is for, e.g. 'HR sync script'.",
+        error_messages={"required": "Give the token a name (at most 100 characters)."},
+    )
 
 
 class PasswordForm(forms.Form):

@@ -7,43 +7,55 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from bastion.audit.access import can_view_audit
 from bastion.lib import totp
 
 from . import access, actions
+from .auth_views import BAD_CODE, ENROL_SECRET_KEY, enrolment_secret
 from .forms import CodeForm, MfaPolicyForm, PasswordForm, TokenForm, UserCreateForm, UserEditForm
-from .models import MfaPolicy, Role
-
-ENROL_SECRET_KEY = "mfa_enrol_secret"
+from .models import MfaPolicy, Role, User
 
 
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
+class SignedInRequest(HttpRequest):
+    """The request of a @login_required view: its user is a real account."""
+
+    user: User
+
+
+def _account_page(request: SignedInRequest, *, token_form=None, new_token: str | None = None,
+                  status: int = 200) -> HttpResponse:
     user = request.user
-    tokens = user.api_tokens.all()
     return render(request, "accounts/account.html", {
-        "tokens": tokens,
-        "token_form": TokenForm(),
+        "tokens": user.api_tokens.all(),
+        "token_form": token_form or TokenForm(),
         "mfa_required": MfaPolicy.current().requires(user),
-        "new_token": request.session.pop("new_token", None),
-    })
+        "new_token": new_token,
+    }, status=status)
 
 
+@never_cache
 @login_required
-def account_mfa(request: HttpRequest) -> HttpResponse:
+def account(request: SignedInRequest) -> HttpResponse:
+    return _account_page(request)
+
+
+@never_cache
+@login_required
+def account_mfa(request: SignedInRequest) -> HttpResponse:
     """Enrol a second factor from within a session (required roles are sent here until they do)."""
     user = request.user
     if user.mfa_enabled:
         return redirect("/account/")
-    secret = request.session.get(ENROL_SECRET_KEY) or totp.new_secret()
-    request.session[ENROL_SECRET_KEY] = secret
+    secret = enrolment_secret(request, user)
     form = CodeForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
         step = totp.matching_step(secret, form.cleaned_data["code"])
         if step is None:
-            error = "That code is not valid. Check your device's clock and try the current code."
+            error = BAD_CODE
         else:
             actions.do_enable_mfa(user=user, secret=secret, step=step, request=request)
             request.session.pop(ENROL_SECRET_KEY, None)
@@ -53,25 +65,25 @@ def account_mfa(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/account_mfa.html", {
         "form": form, "error": error, "secret": secret, "qr_svg": totp.qr_svg(uri),
         "mfa_required": MfaPolicy.current().requires(user),
-    }, status=400 if error else 200)
+    }, status=400 if (error or form.errors) else 200)
 
 
+@never_cache
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: SignedInRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the token a name (at most 100 characters).")
-        return redirect("/account/")
+        return _account_page(request, token_form=form, status=400)
     _, raw = actions.do_create_token(user=request.user, name=form.cleaned_data["name"], request=request)
-    # Shown once, on the next page load, then gone from the session.
-    request.session["new_token"] = raw
-    return redirect("/account/")
+    # The raw token goes out in this response only: it is never stored (not even in the
+    # session), so reloading /account/ cannot show it again.
+    return _account_page(request, new_token=raw)
 
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     token = access.get_own_token(request.user, pk)
     actions.do_revoke_token(acting_user=request.user, token=token, request=request)
     messages.success(request, f"Token “{token.name}” revoked.")
@@ -135,6 +147,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "password_form": PasswordForm(user=target),
         "mfa_required": MfaPolicy.current().requires(target),
         "tokens": target.api_tokens.all(),
+        "can_view_audit": can_view_audit(request.user),
     }, status=400 if form.errors else 200)
 
 
@@ -156,7 +169,7 @@ def user_set_password(request: HttpRequest, pk: int) -> HttpResponse:
         actions.do_set_password(acting_user=request.user, user=target, password=form.cleaned_data["password"], request=request)
         messages.success(request, "Password set.")
     else:
-        messages.error(request, " ".join(form.errors.get("password", ["Invalid password."])))
+        messages.error(request, " ".join(str(e) for e in form.errors.get("password", ["Invalid password."])))
     return redirect(f"/accounts/users/{target.pk}/")
 
 

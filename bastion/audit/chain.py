@@ -1,5 +1,6 @@
 """Appending to and verifying the hash-chained audit trail."""
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from .models import GENESIS_HASH, AuditEntry, canonical_json
 
@@ -21,9 +23,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The peer address in the form the database gives back (so the hash survives a round
+    trip through PostgreSQL's inet type), or None if absent or not an IP address."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    raw = (request.META.get("REMOTE_ADDR") or "").strip()
+    try:
+        addr = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    return str(addr) if addr.version == 4 else clean_ipv6_address(raw)
 
 
 def record(

@@ -1,6 +1,6 @@
 import hashlib
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,36 @@ def canonical_json(value: Any) -> str:
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def for_object(self, obj: models.Model) -> "AuditEntryQuerySet":
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+
+    def matching(
+        self,
+        *,
+        action: str = "",
+        actor: str = "",
+        object_type: str = "",
+        object_id: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> "AuditEntryQuerySet":
+        """The filters of the audit page, CSV export and API, applied in the database.
+
+        `action` is a prefix ("login" finds login.failed...), `actor` a part of the actor's
+        label (an email address, "cli", "system"); `since` is inclusive, `until` exclusive.
+        """
+        qs = self
+        if action:
+            qs = qs.filter(action__startswith=action)
+        if actor:
+            qs = qs.filter(actor_label__icontains=actor)
+        if object_type:
+            qs = qs.filter(object_type=object_type)
+        if object_id:
+            qs = qs.filter(object_id=object_id)
+        if since is not None:
+            qs = qs.filter(at__gte=since)
+        if until is not None:
+            qs = qs.filter(at__lt=until)
+        return qs
 
 
 class AuditEntry(models.Model):

@@ -1,9 +1,10 @@
-from django.http import HttpResponse
 from django.urls import path
 
+from . import views
 
-def _todo(request):
-    return HttpResponse("not built yet", status=501)
-
-
-urlpatterns = [path("", _todo, name="audit-list")]
+urlpatterns = [
+    path("", views.audit_list, name="audit-list"),
+    path("export.csv", views.audit_export, name="audit-export"),
+    path("verify/", views.audit_verify, name="audit-verify"),
+    path("<int:seq>/", views.audit_detail, name="audit-detail"),
+]
