@@ -1,5 +1,22 @@
+import os
+import socket
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
+
+
+class WorkerHeartbeatQuerySet(models.QuerySet["WorkerHeartbeat"]):
+    def beat(self, worker_id: str) -> None:
+        """Record that `worker_id`, running in this process, is alive now."""
+        self.update_or_create(
+            worker_id=worker_id,
+            defaults={"seen_at": timezone.now()},
+            create_defaults={"hostname": socket.gethostname()[:255], "pid": os.getpid()},
+        )
+
+    def seen_since(self, since: datetime) -> "WorkerHeartbeatQuerySet":
+        return self.filter(seen_at__gte=since)
 
 
 class WorkerHeartbeat(models.Model):
@@ -10,6 +27,8 @@ class WorkerHeartbeat(models.Model):
     pid = models.IntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = WorkerHeartbeatQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid}"
