@@ -33,6 +33,9 @@ ALLOWED_HOSTS = [
     if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# How many reverse proxies in front of Bastion append to X-Forwarded-For. Sign-in throttling
+# and the audit trail use the client address; 0 means trust only the TCP peer address.
+BASTION_TRUSTED_PROXIES = int(os.environ.get("BASTION_TRUSTED_PROXIES", "0"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",

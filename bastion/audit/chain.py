@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
@@ -28,6 +29,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
     raw = (request.META.get("REMOTE_ADDR") or "").strip()
+    hops = settings.BASTION_TRUSTED_PROXIES
+    if hops:
+        # Behind N trusted proxies, the client is the Nth address from the right of
+        # X-Forwarded-For; anything further left was written by the client and can lie.
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= hops:
+            raw = forwarded[-hops]
     try:
         addr = ipaddress.ip_address(raw)
     except ValueError:

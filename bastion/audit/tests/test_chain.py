@@ -164,3 +164,14 @@ def test_emptying_the_table_is_refused():
 
     refused(truncate)
     assert AuditEntry.objects.count() == 1
+
+
+def test_client_address_behind_a_trusted_proxy(settings, rf):
+    from bastion.audit.chain import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    settings.BASTION_TRUSTED_PROXIES = 0
+    assert client_ip(request) == "10.0.0.5"
+    settings.BASTION_TRUSTED_PROXIES = 1
+    # The proxy appended the real client; the left-most value was the client's own claim.
+    assert client_ip(request) == "203.0.113.9"
