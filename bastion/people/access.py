@@ -90,3 +90,15 @@ def get_group_for_edit(user, pk: int) -> Group:
 def require_group_editor(user) -> None:
     if not can_edit_groups(user):
         raise PermissionDenied
+
+
+def get_import_for_user(user, pk: int):
+    """An uploaded HR file (without its content loaded), for those who may import people."""
+    from .models import PeopleImport
+
+    if not can_import_people(user):
+        raise PermissionDenied
+    try:
+        return PeopleImport.objects.defer("content").select_related("uploaded_by").get(pk=pk)
+    except PeopleImport.DoesNotExist:
+        raise Http404 from None
