@@ -4,6 +4,9 @@ import random
 import unicodedata
 from datetime import date, timedelta
 
+from django.utils import timezone
+
+from bastion.people.bulk import insert_people
 from bastion.people.models import Person, PersonStatus
 
 DEPARTMENTS = [
@@ -106,14 +109,21 @@ def build_people(size: int, seed: int = 7, today: date | None = None) -> list[Pe
     return people
 
 
-def save_people(people: list[Person], batch_size: int = 5000) -> None:
+def save_people(people: list[Person]) -> None:
     """Insert in bulk, one management level at a time, so each manager has an id before
-    their reports are inserted (bulk_create returns the new ids)."""
-    depth: dict[int, int] = {}
-    for p in people:  # managers come before their reports
-        depth[id(p)] = depth[id(p.manager)] + 1 if p.manager is not None else 0
+    their reports are written (managers come before their reports in `people`)."""
+    names = ["employee_id", "email", "first_name", "last_name", "department", "title", "country",
+             "language", "hire_date", "leave_date", "status", "manager", "created_at", "updated_at"]
+    depth: dict[str, int] = {}
+    for p in people:
+        depth[p.employee_id] = depth[p.manager.employee_id] + 1 if p.manager is not None else 0
+    now = timezone.now()
+    pks: dict[str, int] = {}
     for level in sorted(set(depth.values())):
-        batch = [p for p in people if depth[id(p)] == level]
-        for p in batch:
-            p.manager_id = p.manager.pk if p.manager is not None else None
-        Person.objects.bulk_create(batch, batch_size=batch_size)
+        rows = [
+            [p.employee_id, p.email, p.first_name, p.last_name, p.department, p.title, p.country,
+             p.language, p.hire_date, p.leave_date, p.status,
+             pks[p.manager.employee_id] if p.manager is not None else None, now, now]
+            for p in people if depth[p.employee_id] == level
+        ]
+        pks.update(insert_people(names, rows))
