@@ -83,7 +83,7 @@ def main() -> None:
     policy.required_roles = []
     policy.save()
     lead = User.objects.create_user(email="bench-lead@example.com", role=Role.SECURITY_LEAD)
-    web = Client()
+    web = Client(HTTP_HOST="127.0.0.1")
     web.force_login(lead)
     pages = [
         "/people/", "/people/?page=2", "/people/?page=1000", "/people/?q=smith",
@@ -92,7 +92,7 @@ def main() -> None:
     ]
     latency(web, "people list page", pages)
     _, raw = do_create_token(user=lead, name="bench")
-    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    api = Client(HTTP_HOST="127.0.0.1", headers={"Authorization": f"Bearer {raw}"})
     apis = [
         "/api/v1/people", "/api/v1/people?offset=50000&limit=50", "/api/v1/people?q=smith",
         "/api/v1/people?department=Sales", "/api/v1/people?country=DE&limit=100",

@@ -10,11 +10,14 @@ from typing import Literal
 
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
+
+from bastion.lib.paging import DeferredJoin
 
 from . import access, actions
 from .forms import MAX_IDS_PER_CHANGE, MAX_RULES, GroupForm, PersonForm
@@ -158,7 +161,7 @@ class PageParams(Schema):
     offset: int = Field(0, ge=0, le=10_000_000)
 
 
-def _page(queryset, limit: int, offset: int) -> dict:
+def _page(queryset: QuerySet | DeferredJoin, limit: int, offset: int) -> dict:
     return {"items": list(queryset[offset:offset + limit]), "count": queryset.count()}
 
 
@@ -205,7 +208,7 @@ def list_people(request: HttpRequest, filters: Query[PeopleFilters]):
         if timezone.is_naive(since):
             since = since.replace(tzinfo=UTC)
         people = people.filter(updated_at__gte=since)
-    return _page(people.order_by("last_name", "first_name", "id"), filters.limit, filters.offset)
+    return _page(DeferredJoin(people.order_by("last_name", "first_name", "id")), filters.limit, filters.offset)
 
 
 @people_router.get("/{int:person_id}", response=PersonOut, summary="One person")

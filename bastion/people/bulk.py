@@ -132,3 +132,16 @@ def update_people(names: list[str], rows: list[tuple[int, list]], updated_at=Non
                 f"FROM {relation} WHERE {table}.{qn('id')} = v.column1",
                 extra + params,
             )
+
+
+def refresh_statistics() -> None:
+    """After a bulk write, let the query planner see the new table (run outside a transaction).
+
+    PostgreSQL's autovacuum would get there eventually; until it does, a freshly loaded table
+    is planned as if empty and its index-only scans read the heap.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Person._meta.db_table)}")
+        elif connection.vendor == "sqlite":
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Person._meta.db_table)}")

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from bastion.audit.chain import record
 
-from .bulk import BATCH_SIZE, insert_people, update_people
+from .bulk import BATCH_SIZE, insert_people, refresh_statistics, update_people
 from .models import ImportStatus, PeopleImport, Person, PersonStatus
 
 CANONICAL_COLUMNS = (
@@ -62,6 +62,8 @@ MAX_LENGTH["manager_employee_id"] = MAX_LENGTH["employee_id"]
 
 # New people are written by management level; a chain deeper than this is linked afterwards.
 MAX_LEVELS = 50
+# An import touching this many people refreshes the planner's statistics once it commits.
+STATISTICS_THRESHOLD = 5000
 # How many errors and listed people a page shows, and how many an import's record keeps.
 DISPLAY_CAP = 200
 RECORD_CAP = 1000
@@ -602,6 +604,8 @@ def do_apply_import(
                 mapping=parsed.mapping, full=full, status=ImportStatus.APPLIED, applied_at=now,
             )
         _write(plan, today or timezone.localdate(), now)
+        if len(plan.new) + len(plan.changed) + len(plan.leavers) >= STATISTICS_THRESHOLD:
+            transaction.on_commit(refresh_statistics)
         summary = dict(people_import.summary or {})
         summary["result"] = plan.summary(cap=RECORD_CAP)
         people_import.summary = summary

@@ -1,8 +1,10 @@
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+from django.core.cache import cache
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -16,13 +18,24 @@ class PersonQuerySet(models.QuerySet["Person"]):
         return self.filter(status=PersonStatus.ACTIVE)
 
     def search(self, text: str) -> "PersonQuerySet":
-        qs = self
-        for word in text.split()[:5]:
+        """People matching every word: a word matches the start of the first name, last name
+        or email (any case), or the whole employee id.
+
+        Start-of-word matching is what people type ("smi" for Smith), and unlike a substring
+        match it is answered from indexes: each test is a range on an indexed (lower-cased)
+        column, so a search over 100,000 people does not read them all.
+        """
+        qs = self.annotate(_first_lc=Lower("first_name"), _last_lc=Lower("last_name"))
+        for original in text.split()[:5]:
+            word = original.lower()
+            upper = word[:-1] + chr(ord(word[-1]) + 1)
             qs = qs.filter(
-                Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(email__icontains=word)
-                | Q(employee_id__iexact=word)
+                Q(_first_lc__gte=word, _first_lc__lt=upper)
+                | Q(_last_lc__gte=word, _last_lc__lt=upper)
+                | Q(email__gte=word, email__lt=upper)
+                # Exact, not case-folded, so the unique index answers it; HR ids are
+                # usually upper case, so that spelling is tried too.
+                | Q(employee_id__in={original, original.upper(), word})
             )
         return qs
 
@@ -36,11 +49,24 @@ class PersonQuerySet(models.QuerySet["Person"]):
         return self.filter(cond)
 
     def departments(self) -> list[str]:
-        """The distinct non-empty departments in this set of people, in one query."""
-        return list(
-            self.exclude(department="").order_by("department")
-            .values_list("department", flat=True).distinct()
-        )
+        """The distinct non-empty departments in this set of people.
+
+        For the whole directory the list is cached, keyed by the newest change (two index
+        lookups), so a change anywhere shows at once and an unchanged directory is not rescanned.
+        """
+        def compute() -> list[str]:
+            return list(
+                self.exclude(department="").order_by("department")
+                .values_list("department", flat=True).distinct()
+            )
+
+        if self.query.has_filters():
+            return compute()
+        # A new person's updated_at is their creation time, so this covers additions too.
+        # (One aggregate per query: SQLite answers a lone MAX from the index.)
+        changed = Person.objects.aggregate(changed=models.Max("updated_at"))["changed"]
+        key = f"people-departments-{changed.timestamp() if changed else 0}"
+        return cast(list[str], cache.get_or_set(key, compute, 3600))
 
 
 class Person(models.Model):
@@ -77,6 +103,11 @@ class Person(models.Model):
         ordering = ["last_name", "first_name", "id"]
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"]),
+            # The list's default: active people by name (also covers paging by id alone).
+            models.Index(fields=["status", "last_name", "first_name", "id"]),
+            models.Index(fields=["updated_at"]),
+            models.Index(Lower("first_name"), name="person_first_name_lower"),
+            models.Index(Lower("last_name"), name="person_last_name_lower"),
             models.Index(fields=["country"]),
             models.Index(fields=["hire_date"]),
         ]

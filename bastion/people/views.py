@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 
 from bastion.audit.access import can_view_audit
 from bastion.audit.models import AuditEntry
+from bastion.lib.paging import DeferredJoin
 
 from . import access, actions
 from .forms import GroupForm, PersonForm
@@ -63,7 +64,8 @@ def person_list(request: HttpRequest) -> HttpResponse:
         people = people.filter(manager__employee_id=filters["manager"])
     if filters["status"] != "all":
         people = people.filter(status=filters["status"])
-    page = Paginator(people.order_by("last_name", "first_name", "id"), PER_PAGE).get_page(
+    listing = DeferredJoin(people.order_by("last_name", "first_name", "id"))
+    page = Paginator(listing, PER_PAGE).get_page(  # type: ignore[arg-type,var-annotated]
         request.GET.get("page"))
     return _render_region(request, "people/person_list.html", "results", {
         "page_obj": page,

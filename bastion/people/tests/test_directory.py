@@ -77,8 +77,11 @@ def test_search_finds_by_name_email_and_employee_id(lead_client):
     add_person(first_name="Peter", last_name="Lund")
     assert "Holm, Ingrid" in lead_client.get("/people/", {"q": "ingrid"}).content.decode()
     assert "Holm, Ingrid" in lead_client.get("/people/", {"q": "x-77"}).content.decode()
-    result = lead_client.get("/people/", {"q": "holm@example"}).content.decode()
+    result = lead_client.get("/people/", {"q": "Ingrid.Holm@"}).content.decode()
     assert "Holm, Ingrid" in result and "Lund, Peter" not in result
+    # Every word must match the start of a name: "ingrid lund" is no one.
+    assert "Holm, Ingrid" in lead_client.get("/people/", {"q": "HOL ing"}).content.decode()
+    assert "No one matches" in lead_client.get("/people/", {"q": "ingrid lund"}).content.decode()
     assert "No one matches" in lead_client.get("/people/", {"q": "nobody-like-this"}).content.decode()
 
 

@@ -9,6 +9,7 @@ from bastion.accounts import actions as account_actions
 from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
 from bastion.demo.people import DOMAIN, build_people, save_people
+from bastion.people.bulk import refresh_statistics
 from bastion.people.models import Group, GroupKind, Person
 
 SIZES = {"small": 300, "large": 100_000}
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             policy.save()
             record("demo.loaded", actor_label="cli", object_repr=f"demo organisation ({size})",
                    after={"people": len(people), "size": size})
+        refresh_statistics()
         self.stdout.write(f"Demo organisation loaded: {len(people):,} people in {time.monotonic() - started:.1f} s.")
         self._print_logins(already=False)
 
