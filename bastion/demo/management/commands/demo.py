@@ -70,7 +70,7 @@ class Command(BaseCommand):
             email = person.email if person else f"{local}@{DOMAIN}"
             account_actions.do_create_user(
                 acting_user=None, email=email, full_name=str(person) if person else "Avery Auditor",
-                role=role, password=DEMO_PASSWORD, person=person,
+                role=role, password=DEMO_PASSWORD, person=person, actor_label="cli",
             )
 
     def _groups(self) -> None:
