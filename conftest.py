@@ -1,5 +1,6 @@
 """Shared test fixtures: people in every role, API clients, a real SMTP server, task running."""
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -13,6 +14,9 @@ from bastion.accounts.models import MfaPolicy, Role, User
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the
 # test itself are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Background threads (SMTP server, worker side threads) may log after pytest has closed the
+# captured stream of the test that started them; that is not worth a traceback in the output.
+logging.raiseExceptions = False
 
 PASSWORD = "correct horse battery staple"
 ALL_ROLES = [r.value for r in Role]
