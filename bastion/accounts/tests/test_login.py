@@ -140,3 +140,20 @@ def test_deactivated_user_cannot_sign_in(client, make_user, no_mfa_policy):
     response = client.post("/login/", {"email": "bob@example.com", "password": PASSWORD})
     assert response.status_code == 400
     assert "do not match an active account" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_old_sign_in_attempts_are_pruned_by_the_periodic_job():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bastion.accounts.models import LoginAttempt
+    from bastion.accounts.tasks import prune_login_attempts
+    from bastion.jobs.periodic import discover_jobs
+
+    LoginAttempt.objects.create(email="old@example.com", at=timezone.now() - timedelta(hours=2))
+    LoginAttempt.objects.create(email="new@example.com")
+    assert any("prune_login_attempts" in name for name in discover_jobs())
+    assert prune_login_attempts.call() == 1
+    assert list(LoginAttempt.objects.values_list("email", flat=True)) == ["new@example.com"]
