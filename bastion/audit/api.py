@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -39,6 +39,13 @@ class AuditFilters(Schema):
     order: Literal["newest", "oldest"] = "newest"
 
 
+class BoundedLimitOffset(LimitOffsetPagination):
+    """Ninja's limit/offset paging with an offset the database can take (422 beyond it)."""
+
+    class Input(LimitOffsetPagination.Input):
+        offset: int = Field(0, ge=0, le=10_000_000)
+
+
 def parse_time(name: str, value: str, *, end: bool) -> datetime | None:
     """YYYY-MM-DD (a whole UTC day) or an ISO 8601 date-time (UTC unless it names an offset).
 
@@ -54,7 +61,8 @@ def parse_time(name: str, value: str, *, end: bool) -> datetime | None:
                 day += timedelta(days=1)
             return datetime.combine(day, time.min, tzinfo=UTC)
         when = datetime.fromisoformat(value)
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        # In UTC now, so a time at the calendar's edge fails here rather than in the database.
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         raise HttpError(400, f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD) or an ISO 8601 "
                              "date-time (e.g. 2026-03-01T09:30:00Z).") from None
@@ -70,7 +78,7 @@ def parse_time(name: str, value: str, *, end: bool) -> datetime | None:
         "date-times, UTC unless an offset is given. Auditors and the security lead only."
     ),
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffset)
 def list_entries(request, filters: Query[AuditFilters]):
     entries = access.audit_entries_visible_to(request.user)
     since = parse_time("since", filters.since, end=False)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +43,8 @@ def changes(before: Any, after: Any) -> list[dict]:
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    # isdigit() also accepts "²" and "①", which int() refuses: ASCII digits only.
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
 def _object_types() -> list[str]:

@@ -1,9 +1,29 @@
 """Request types for views that require a signed-in user (login_required or API token)."""
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 
 from bastion.accounts.models import User
 
 
 class AuthedRequest(HttpRequest):
     user: User  # type: ignore[assignment]
+
+
+class RejectNulMiddleware:
+    """A NUL character in a query parameter is never meaningful and PostgreSQL cannot store or
+    compare it: answer 400 once, here, rather than a 500 from whichever filter meets it first.
+    (Form fields already refuse NUL in posted data.)"""
+
+    MESSAGE = "A query parameter contains a NUL character, which is not allowed."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": self.MESSAGE}, status=400)
+            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain")
+        return self.get_response(request)

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from bastion.lib.paging import DeferredJoin
@@ -207,6 +207,10 @@ def list_people(request: HttpRequest, filters: Query[PeopleFilters]):
         since = filters.updated_since
         if timezone.is_naive(since):
             since = since.replace(tzinfo=UTC)
+        try:
+            since = since.astimezone(UTC)
+        except OverflowError:
+            raise HttpError(422, "updated_since is outside the range of dates Bastion can store.") from None
         people = people.filter(updated_at__gte=since)
     return _page(DeferredJoin(people.order_by("last_name", "first_name", "id")), filters.limit, filters.offset)
 
