@@ -4,10 +4,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+
+from bastion.audit.chain import record
 
 from . import access, importer
 from .importer import CANONICAL_COLUMNS, COLUMN_LABELS, REQUIRED_COLUMNS, ImportFileError
@@ -120,9 +123,13 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "discard":
-        PeopleImport.objects.filter(pk=pk, status=ImportStatus.UPLOADED).update(
-            status=ImportStatus.DISCARDED, content=""
-        )
+        with transaction.atomic():
+            discarded = PeopleImport.objects.filter(pk=pk, status=ImportStatus.UPLOADED).update(
+                status=ImportStatus.DISCARDED, content=""
+            )
+            if discarded:
+                record("people.import_discarded", actor=request.user, obj=people_import,
+                       after={"filename": people_import.filename}, request=request)
         messages.success(request, f"Import of {people_import.filename} discarded. Nothing was changed.")
         return redirect("import-upload")
     if action == "apply":

@@ -232,6 +232,7 @@ def test_discard_changes_nothing(lead_client):
     assert "discarded. Nothing was changed." in page_text(response)
     imp = PeopleImport.objects.get()
     assert imp.status == ImportStatus.DISCARDED and imp.content == ""
+    assert AuditEntry.objects.filter(action="people.import_discarded", object_id=str(imp.pk)).count() == 1
     assert lead_client.post(url, {"action": "apply"}, follow=True).status_code == 200
     assert Person.objects.count() == 0
 
