@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "bastion.accounts",
     "bastion.audit",
     "bastion.people",
+    "bastion.systems",
     "bastion.outbox",
     "bastion.jobs",
     "bastion.demo",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.logout_view, name="logout"),
     path("", include("bastion.accounts.urls")),
     path("people/", include("bastion.people.urls")),
+    path("systems/", include("bastion.systems.urls")),
     path("audit/", include("bastion.audit.urls")),
     path("outbox/", include("bastion.outbox.urls")),
     path("api/v1/", api.urls),
