@@ -145,3 +145,21 @@ class LoginAttempt(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["ip", "at"])]
+
+
+class UsedLinkToken(models.Model):
+    """A spent single-use link (see lib/tokens.py): its nonce, unique, so it is spent only once.
+
+    Rows past ``expires_at`` can be deleted: an expired link is refused before this table is read.
+    """
+
+    nonce = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=100)
+    used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-used_at"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link used {self.used_at:%Y-%m-%d %H:%M}"
