@@ -157,3 +157,19 @@ def test_old_sign_in_attempts_are_pruned_by_the_periodic_job():
     assert any("prune_login_attempts" in name for name in discover_jobs())
     assert prune_login_attempts.call() == 1
     assert list(LoginAttempt.objects.values_list("email", flat=True)) == ["new@example.com"]
+
+
+@pytest.mark.django_db
+def test_expired_spent_links_are_pruned_daily():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bastion.accounts.models import UsedLinkToken
+    from bastion.accounts.tasks import prune_used_link_tokens
+
+    now = timezone.now()
+    UsedLinkToken.objects.create(nonce="old", purpose="training", expires_at=now - timedelta(days=1))
+    UsedLinkToken.objects.create(nonce="live", purpose="training", expires_at=now + timedelta(days=1))
+    assert prune_used_link_tokens.call() == 1
+    assert list(UsedLinkToken.objects.values_list("nonce", flat=True)) == ["live"]
