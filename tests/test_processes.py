@@ -75,6 +75,7 @@ def start(tmp_path, probe_log):
             [sys.executable, "-m", "bastion", *args], cwd=ROOT, env=env,
             stdout=log.open("w"), stderr=subprocess.STDOUT,
         )
+        process.log_path = log  # type: ignore[attr-defined]
         started.append((process, log))
         return process
 
@@ -93,7 +94,11 @@ def start(tmp_path, probe_log):
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(timeout)
+    code = process.wait(timeout)
+    if code != 0 and hasattr(process, "log_path"):
+        # Show why in the failure report.
+        print(f"--- exit {code}; log of {process.args}:\n{process.log_path.read_text()}")
+    return code
 
 
 def wait_for(condition, timeout: float = 15, what: str = "condition") -> None:

@@ -10,8 +10,11 @@ SIGINT / SIGTERM stop it gracefully: the task in progress finishes, then the wor
 
 import logging
 import os
+import signal
 import socket
+import sys
 from argparse import ArgumentParser
+from types import FrameType
 
 from django.core.management.base import BaseCommand
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS
@@ -23,6 +26,10 @@ from bastion.jobs.periodic import Scheduler, discover_jobs
 from bastion.jobs.runner import BackgroundLoop
 
 logger = logging.getLogger("bastion.jobs")
+
+
+def _signals() -> list[signal.Signals]:
+    return [signal.SIGINT, signal.SIGTERM] + ([signal.SIGQUIT] if hasattr(signal, "SIGQUIT") else [])
 
 
 def new_worker_id() -> str:
@@ -76,9 +83,31 @@ class Command(BaseCommand):
             worker_id=worker_id,
             excluded_queue_names=[],
         )
-        worker.configure_signals()
+        self._handle_signals(worker)
         try:
             worker.run()
         finally:
             loop.stop()
             logger.info("Worker %s stopped", worker_id)
+
+    @staticmethod
+    def _handle_signals(worker: Worker) -> None:
+        """Stop after the current loop: the handler only clears a flag.
+
+        django-tasks-db's own handler raises SystemExit from inside whatever the worker is
+        doing; when that is a database call, the driver turns it into an error and the worker
+        exits with a failure. Here the loop notices within one interval instead. A second
+        signal still abandons the task in progress (the recovery job runs it again).
+        """
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if not worker.running:
+                logger.warning("Second %s: abandoning the current task", signal.strsignal(signum))
+                for sig in _signals():
+                    signal.signal(sig, signal.SIG_DFL)
+                sys.exit(1)
+            logger.info("%s: stopping after the current task", signal.strsignal(signum))
+            worker.running = False
+
+        for sig in _signals():
+            signal.signal(sig, stop)
