@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from argparse import ArgumentParser
 from types import FrameType
 
@@ -100,13 +101,20 @@ class Command(BaseCommand):
         signal still abandons the task in progress (the recovery job runs it again).
         """
 
+        first_signal_at: list[float] = []
+
         def stop(signum: int, frame: FrameType | None) -> None:
+            # Ctrl-C under `bastion serve --with-worker` reaches the worker twice (from the
+            # terminal and forwarded by serve): a repeat within two seconds is the same request.
+            if first_signal_at and time.monotonic() - first_signal_at[0] < 2:
+                return
             if not worker.running:
                 logger.warning("Second %s: abandoning the current task", signal.strsignal(signum))
                 for sig in _signals():
                     signal.signal(sig, signal.SIG_DFL)
                 sys.exit(1)
             logger.info("%s: stopping after the current task", signal.strsignal(signum))
+            first_signal_at.append(time.monotonic())
             worker.running = False
 
         for sig in _signals():
