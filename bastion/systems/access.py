@@ -5,7 +5,13 @@ from django.http import Http404
 
 from bastion.accounts.models import Role
 
-from .models import BusinessSystem, BusinessSystemQuerySet
+from .models import (
+    BusinessSystem,
+    BusinessSystemQuerySet,
+    CriticalityReview,
+    ReviewInvitation,
+    ReviewStatus,
+)
 
 # Roles that read the register, its spend and the budget.
 _REGISTER_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.EXECUTIVE, Role.BUSINESS_LEADER,
@@ -49,3 +55,64 @@ def get_system_for_edit(user, pk: int) -> BusinessSystem:
     system = get_system_for_view(user, pk)
     require_systems_editor(user)
     return system
+
+
+# Criticality reviews. Leaders see only their own invitation (get_invitation_for_user).
+_REVIEW_RUNNERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM)
+_REVIEW_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.AUDITOR, Role.EXECUTIVE)
+
+
+def can_run_reviews(user) -> bool:
+    return user.is_authenticated and user.has_role(*_REVIEW_RUNNERS)
+
+
+def can_view_reviews(user) -> bool:
+    """The list and a review's progress: those who run reviews, the auditor and executives."""
+    return user.is_authenticated and user.has_role(*_REVIEW_READERS)
+
+
+def can_view_review_results(user, review: CriticalityReview) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.has_role(Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.AUDITOR):
+        return True
+    # Executives see results once the review is closed, never half-answered ones.
+    return user.has_role(Role.EXECUTIVE) and review.status == ReviewStatus.CLOSED
+
+
+def reviews_visible_to(user):
+    if not can_view_reviews(user):
+        raise PermissionDenied
+    return CriticalityReview.objects.all()
+
+
+def get_review_for_view(user, pk: int) -> CriticalityReview:
+    try:
+        return reviews_visible_to(user).get(pk=pk)
+    except CriticalityReview.DoesNotExist:
+        raise Http404 from None
+
+
+def get_review_for_run(user, pk: int) -> CriticalityReview:
+    review = get_review_for_view(user, pk)
+    if not can_run_reviews(user):
+        raise PermissionDenied
+    return review
+
+
+def get_review_results_for_view(user, pk: int) -> CriticalityReview:
+    review = get_review_for_view(user, pk)
+    if not can_view_review_results(user, review):
+        raise PermissionDenied
+    return review
+
+
+def get_invitation_for_user(user, review_pk: int) -> ReviewInvitation:
+    """The signed-in user's own invitation to the review; 404 if they were not invited."""
+    if not user.is_authenticated or user.person_id is None:
+        raise Http404
+    try:
+        return (ReviewInvitation.objects.select_related("review", "person")
+                .get(review_id=review_pk, person_id=user.person_id))
+    except ReviewInvitation.DoesNotExist:
+        raise Http404 from None

@@ -3,17 +3,32 @@
 Callers validate first (SystemForm, BudgetForm, importer.plan_import); these functions only write.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from bastion.audit.chain import diff, record
+from bastion.lib.emails import queue_email
+from bastion.lib.tokens import make_link_token
+from bastion.people.models import Person
 
+from . import ranking
 from .importer import ImportPlan, plan_import
-from .models import BusinessSystem, SecurityBudget
+from .models import (
+    BusinessSystem,
+    CriticalityReview,
+    InvitationStatus,
+    ReviewInvitation,
+    ReviewResult,
+    ReviewStatus,
+    SecurityBudget,
+    SystemRating,
+)
 
 
 def system_state(system: BusinessSystem, dependencies: Iterable[BusinessSystem] | None = None) -> dict:
@@ -158,3 +173,127 @@ def _write_dependencies(plan: ImportPlan, created: list[BusinessSystem]) -> None
         through(from_businesssystem_id=s.pk, to_businesssystem_id=ids[d.casefold()])
         for s in touched for d in plan.dependencies.get(s.name.casefold(), [])
     ], batch_size=1000)
+
+
+REVIEW_ANSWER_PURPOSE = "review-answer"
+
+
+@transaction.atomic
+def do_create_review(*, acting_user, title: str, deadline, aggregation: str,
+                     systems: Iterable[BusinessSystem], leaders: Iterable[Person],
+                     request=None) -> CriticalityReview:
+    """Create a draft review with its systems in scope and one invitation per leader."""
+    systems, leaders = list(systems), list(leaders)
+    review = CriticalityReview.objects.create(title=title, deadline=deadline, aggregation=aggregation,
+                                              created_by=acting_user)
+    review.systems.set(systems)
+    ReviewInvitation.objects.bulk_create([ReviewInvitation(review=review, person=p) for p in leaders])
+    record("review.created", actor=acting_user, obj=review, request=request, after={
+        "title": title, "deadline": deadline.isoformat(), "aggregation": aggregation,
+        "systems": sorted(s.name for s in systems), "leaders": sorted(p.email for p in leaders)})
+    return review
+
+
+def review_link_expiry(review: CriticalityReview, now: datetime) -> timedelta:
+    """Answer links work until the end of the day after the deadline (UTC)."""
+    end = datetime.combine(review.deadline + timedelta(days=2), time.min, tzinfo=UTC)
+    return max(end - now, timedelta(hours=1))
+
+
+@transaction.atomic
+def do_open_review(*, acting_user, review: CriticalityReview, request=None) -> int:
+    """Open the review and queue one email per invited leader with their signed answer link.
+
+    Returns the number of emails queued."""
+    review = CriticalityReview.objects.select_for_update().get(pk=review.pk)
+    review.move_to(ReviewStatus.OPEN)
+    review.save(update_fields=["status", "opened_at"])
+    expires_in = review_link_expiry(review, review.opened_at or timezone.now())
+    invitations = list(review.invitations.select_related("person"))
+    for invitation in invitations:
+        token = make_link_token(REVIEW_ANSWER_PURPOSE, invitation.pk, expires_in=expires_in)
+        queue_email(invitation.person.email, "review_invitation", {
+            "person": invitation.person, "review": review,
+            "path": reverse("review-answer-link", args=[token]),
+        })
+    record("review.opened", actor=acting_user, obj=review, request=request,
+           after={"invited": sorted(i.person.email for i in invitations)})
+    return len(invitations)
+
+
+@transaction.atomic
+def do_save_answers(*, invitation: ReviewInvitation, answers: Mapping[int, dict], submit: bool,
+                    acting_user=None, request=None) -> ReviewInvitation:
+    """Replace the leader's ratings with ``answers`` (system id → impacts, downtime, notes) and,
+    with ``submit``, mark their answer submitted. Validation is the form's; this only writes."""
+    invitation = ReviewInvitation.objects.select_for_update().select_related("review", "person").get(
+        pk=invitation.pk)
+    if invitation.review.status != ReviewStatus.OPEN or invitation.status == InvitationStatus.SUBMITTED:
+        raise ValueError("This review no longer takes answers.")
+    invitation.ratings.all().delete()
+    SystemRating.objects.bulk_create([
+        SystemRating(invitation=invitation, system_id=system_id, impacts=answer["impacts"],
+                     tolerable_downtime_hours=answer["tolerable_downtime_hours"], notes=answer["notes"])
+        for system_id, answer in answers.items()
+        if any(v is not None for v in answer["impacts"].values())
+        or answer["tolerable_downtime_hours"] is not None or answer["notes"]
+    ])
+    invitation.status = InvitationStatus.SUBMITTED if submit else InvitationStatus.DRAFT
+    if submit:
+        invitation.submitted_at = timezone.now()
+    invitation.save(update_fields=["status", "submitted_at"])
+    record("review.answer_submitted" if submit else "review.answer_saved", actor=acting_user,
+           actor_label=None if acting_user else invitation.person.email, obj=invitation, request=request,
+           after={"review": invitation.review.pk, "systems_rated": len(answers)})
+    return invitation
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+@transaction.atomic
+def do_close_review(*, acting_user, review: CriticalityReview, request=None) -> ranking.ReviewResults:
+    """Close the review, compute its results from the leaders' ratings and keep them."""
+    review = CriticalityReview.objects.select_for_update().get(pk=review.pk)
+    review.move_to(ReviewStatus.CLOSED)
+    systems = list(review.systems.all())
+    in_scope = {s.pk for s in systems}
+    through = BusinessSystem.dependencies.through
+    deps: dict[int, list[int]] = {}
+    for source, target in through.objects.filter(from_businesssystem_id__in=in_scope).values_list(
+            "from_businesssystem_id", "to_businesssystem_id"):
+        if target in in_scope:  # the tiers propagate only through systems the review rated
+            deps.setdefault(source, []).append(target)
+    inputs = [ranking.SystemInput(id=s.pk, name=s.name, dependencies=tuple(deps.get(s.pk, ())),
+                                  rto_hours=_float(s.rto_hours), security_spend=_float(s.security_spend))
+              for s in systems]
+    ratings = [
+        ranking.RatingInput(leader_id=r.invitation_id, system_id=r.system_id,
+                            impacts={k: v for k, v in r.impacts.items() if k in review.dimension_keys},
+                            tolerable_downtime_hours=_float(r.tolerable_downtime_hours))
+        for r in SystemRating.objects.filter(invitation__review=review, system_id__in=in_scope,
+                                          invitation__status=InvitationStatus.SUBMITTED)  # drafts don't count
+    ]
+    budget = SecurityBudget.objects.filter(year=timezone.now().year).first()
+    config = ranking.ReviewConfig(
+        dimensions=tuple(ranking.Dimension(d["key"], float(d["weight"])) for d in review.dimensions),
+        aggregation=ranking.Aggregation(review.aggregation),
+        tier_thresholds=tuple(float(t) for t in review.tier_thresholds),
+        total_budget=float(budget.total) if budget else None,
+    )
+    results = ranking.compute_results(inputs, ratings, config)
+    shares = {line.system_id: line for line in results.budget.lines}
+    ReviewResult.objects.bulk_create([
+        ReviewResult(review=review, system_id=r.system_id, score=r.score, rank=r.rank, raters=r.raters,
+                     spread=r.spread, stdev=r.stdev, tier=r.tier, effective_tier=r.effective_tier,
+                     raised_reason=r.raised.reason if r.raised else "",
+                     tolerable_downtime_hours=r.tolerable_downtime_hours, rto_gap=r.rto_gap,
+                     warranted_share=shares[r.system_id].warranted_share if r.system_id in shares else None,
+                     actual_share=shares[r.system_id].actual_share if r.system_id in shares else None)
+        for r in results.systems
+    ], batch_size=1000)
+    review.save(update_fields=["status", "closed_at"])
+    record("review.closed", actor=acting_user, obj=review, request=request,
+           after={"systems": len(systems), "ratings": len(ratings), "ranked": len(results.ranking)})
+    return results

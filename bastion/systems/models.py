@@ -105,3 +105,17 @@ class SecurityBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.total} {self.currency}"
+
+
+from .review_models import (  # noqa: E402  (the review's models live beside the register's)
+    CriticalityReview,
+    InvitationStatus,
+    ReviewAggregation,
+    ReviewInvitation,
+    ReviewResult,
+    ReviewStatus,
+    SystemRating,
+)
+
+__all__ = ["BusinessSystem", "CriticalityReview", "InvitationStatus", "ReviewAggregation", "ReviewInvitation",
+           "ReviewResult", "ReviewStatus", "SecurityBudget", "SystemRating"]

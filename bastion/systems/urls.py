@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import import_views, views
+from . import import_views, review_views, views
 
 urlpatterns = [
     path("", views.system_list, name="system-list"),
@@ -9,4 +9,12 @@ urlpatterns = [
     path("import/", import_views.import_systems, name="system-import"),
     path("<int:pk>/", views.system_detail, name="system-detail"),
     path("<int:pk>/edit/", views.system_edit, name="system-edit"),
+    path("reviews/", review_views.review_list, name="review-list"),
+    path("reviews/new/", review_views.review_create, name="review-create"),
+    path("reviews/answer/<str:token>/", review_views.review_answer_link, name="review-answer-link"),
+    path("reviews/<int:pk>/", review_views.review_detail, name="review-detail"),
+    path("reviews/<int:pk>/open/", review_views.review_open, name="review-open"),
+    path("reviews/<int:pk>/close/", review_views.review_close, name="review-close"),
+    path("reviews/<int:pk>/results/", review_views.review_results, name="review-results"),
+    path("reviews/<int:pk>/answer/", review_views.review_answer, name="review-answer"),
 ]
