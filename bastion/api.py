@@ -57,10 +57,12 @@ def _mount() -> None:
     from bastion.audit.api import router as audit_router
     from bastion.people.api import groups_router, people_router
     from bastion.systems.api import router as systems_router
+    from bastion.systems.review_api import router as reviews_router
 
     api.add_router("/people", people_router, tags=["people"])
     api.add_router("/groups", groups_router, tags=["groups"])
     api.add_router("/systems", systems_router, tags=["systems"])
+    api.add_router("/reviews", reviews_router, tags=["reviews"])
     api.add_router("/audit", audit_router, tags=["audit"])
     api.add_router("/me", accounts_router, tags=["account"])
 

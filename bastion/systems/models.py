@@ -29,6 +29,13 @@ class BusinessSystemQuerySet(models.QuerySet["BusinessSystem"]):
     def active(self) -> "BusinessSystemQuerySet":
         return self.filter(status=SystemStatus.ACTIVE)
 
+    def with_effective_tier(self) -> "BusinessSystemQuerySet":
+        """Annotate ``effective_tier``: the system's effective tier in the latest closed review that
+        included it (None if never reviewed, or unrated there). One query for a whole list."""
+        latest = (ReviewResult.objects.filter(system_id=models.OuterRef("pk"), review__status=ReviewStatus.CLOSED)
+                  .order_by("-review__closed_at", "-review_id").values("effective_tier")[:1])
+        return self.annotate(effective_tier=models.Subquery(latest, output_field=models.PositiveSmallIntegerField()))
+
 
 class BusinessSystem(models.Model):
     """A system the business runs on, as the register records it."""
@@ -90,6 +97,14 @@ class BusinessSystem(models.Model):
         flags = [("personal_data", "Personal data"), ("health_data", "Health data"),
                  ("card_data", "Card data"), ("financial_reporting", "Financial reporting")]
         return [label for name, label in flags if getattr(self, name)]
+
+    def current_effective_tier(self) -> int | None:
+        """The effective tier from the latest closed review that included this system (None if never
+        reviewed). Uses the ``with_effective_tier()`` annotation when the object came from it."""
+        if "effective_tier" in self.__dict__:
+            return self.__dict__["effective_tier"]
+        return (ReviewResult.objects.filter(system=self, review__status=ReviewStatus.CLOSED)
+                .order_by("-review__closed_at", "-review_id").values_list("effective_tier", flat=True).first())
 
 
 class SecurityBudget(models.Model):

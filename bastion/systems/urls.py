@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import import_views, review_views, views
+from . import import_views, review_export, review_views, views
 
 urlpatterns = [
     path("", views.system_list, name="system-list"),
@@ -16,5 +16,6 @@ urlpatterns = [
     path("reviews/<int:pk>/open/", review_views.review_open, name="review-open"),
     path("reviews/<int:pk>/close/", review_views.review_close, name="review-close"),
     path("reviews/<int:pk>/results/", review_views.review_results, name="review-results"),
+    path("reviews/<int:pk>/results.csv", review_export.review_results_csv, name="review-results-csv"),
     path("reviews/<int:pk>/answer/", review_views.review_answer, name="review-answer"),
 ]

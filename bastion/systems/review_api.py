@@ -1,0 +1,169 @@
+"""Criticality reviews over JSON: list, create (a draft), get, and a closed review's results.
+
+The same access helpers and the same form as the pages: a script and the lead get the same answer.
+"""
+
+from datetime import date, datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import ValidationError
+from pydantic import ConfigDict
+
+from . import access, actions
+from .models import CriticalityReview, InvitationStatus, ReviewInvitation, ReviewStatus
+from .review_forms import ReviewForm
+
+router = Router()
+
+
+class ReviewOut(Schema):
+    id: int
+    title: str
+    status: str
+    deadline: date
+    aggregation: str
+    systems_count: int
+    invited: int
+    submitted: int
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class ReviewPage(Schema):
+    items: list[ReviewOut]
+    count: int
+
+
+class PageParams(Schema):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
+class ReviewCreate(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    deadline: date = Field(description="The last day leaders can answer; not in the past")
+    aggregation: str = Field("mean", description="mean or high_water")
+    systems: list[int] = Field(default_factory=list, max_length=10_000, description="Ids of the systems in scope")
+    all_active: bool = Field(False, description="Every system in use, instead of `systems`")
+    leaders: list[str] = Field(max_length=1000, description="Emails of people in the directory to invite")
+
+
+class SystemRef(Schema):
+    id: int
+    name: str
+
+
+class ResultOut(Schema):
+    system: SystemRef
+    rank: int | None
+    score: float | None
+    raters: int
+    spread: float
+    tier: int | None
+    effective_tier: int | None
+    raised_reason: str
+    tolerable_downtime_hours: float | None
+    rto_gap: bool
+    warranted_share: float | None
+    actual_share: float | None
+
+    @staticmethod
+    def resolve_system(obj) -> dict:
+        return {"id": obj.system.pk, "name": obj.system.name}
+
+
+class ResultsPage(Schema):
+    review: ReviewOut
+    items: list[ResultOut]
+    count: int
+
+
+class ResultsParams(Schema):
+    limit: int = Field(1000, ge=1, le=10_000)
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
+class Message(Schema):
+    detail: str
+
+
+def _count_of(queryset, field: str) -> Coalesce:
+    """A correlated COUNT, so that the counts do not multiply one another through joins."""
+    counted = queryset.order_by().values(field).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _with_counts(reviews):
+    through = CriticalityReview.systems.through
+    invitations = ReviewInvitation.objects.filter(review_id=OuterRef("pk"))
+    return reviews.annotate(
+        systems_count=_count_of(through.objects.filter(criticalityreview_id=OuterRef("pk")), "criticalityreview_id"),
+        invited=_count_of(invitations, "review_id"),
+        submitted=_count_of(invitations.filter(status=InvitationStatus.SUBMITTED), "review_id"),
+    )
+
+
+def _counted(review_id: int) -> CriticalityReview:
+    return _with_counts(CriticalityReview.objects.filter(pk=review_id)).get()
+
+
+def _refuse(form: ReviewForm) -> ValidationError:
+    """The form's errors in the shape ninja uses for a body that does not validate (422)."""
+    errors: list[dict] = []
+    for name, messages in form.errors.items():
+        loc = ["body", "payload"] if name == "__all__" else ["body", "payload", name]
+        errors.extend({"type": "value_error", "loc": loc, "msg": msg} for msg in messages)
+    return ValidationError(errors)
+
+
+@router.get("", response=ReviewPage, summary="List criticality reviews")
+def list_reviews(request: HttpRequest, page: Query[PageParams]):
+    """Newest first."""
+    reviews = access.reviews_visible_to(request.user)
+    listed = _with_counts(reviews).order_by("-created_at", "-id")
+    return {"items": list(listed[page.offset:page.offset + page.limit]), "count": reviews.count()}
+
+
+@router.get("/{int:review_id}", response=ReviewOut, summary="One criticality review and its progress")
+def get_review(request: HttpRequest, review_id: int):
+    review = access.get_review_for_view(request.user, review_id)
+    return _counted(review.pk)
+
+
+@router.post("", response={201: ReviewOut}, summary="Create a draft criticality review")
+def create_review(request: HttpRequest, payload: ReviewCreate):
+    """Open it from its page to send the invitations."""
+    if not access.can_run_reviews(request.user):
+        raise PermissionDenied
+    data: dict = {"title": payload.title, "deadline": payload.deadline.isoformat(),
+                  "aggregation": payload.aggregation, "systems": [str(pk) for pk in payload.systems],
+                  "leaders": "\n".join(payload.leaders)}
+    if payload.all_active:
+        data["all_active"] = "on"
+    form = ReviewForm(data)
+    if not form.is_valid():
+        raise _refuse(form)
+    cleaned = form.cleaned_data
+    review = actions.do_create_review(
+        acting_user=request.user, request=request, title=cleaned["title"], deadline=cleaned["deadline"],
+        aggregation=cleaned["aggregation"], systems=cleaned["systems"], leaders=cleaned["leaders"])
+    return Status(201, _counted(review.pk))
+
+
+@router.get("/{int:review_id}/results", response={200: ResultsPage, 409: Message},
+            summary="A closed review's ranking, tiers and disagreement")
+def review_results(request: HttpRequest, review_id: int, page: Query[ResultsParams]):
+    """Ranked systems first (by rank), then those no leader rated."""
+    review = access.get_review_results_for_view(request.user, review_id)
+    if review.status != ReviewStatus.CLOSED:
+        return Status(409, {"detail": f"This review is {review.get_status_display().lower()}: "
+                                      "results exist only once it is closed."})
+    results = review.results.select_related("system")
+    return {"review": _counted(review.pk),
+            "items": list(results[page.offset:page.offset + page.limit]), "count": results.count()}
