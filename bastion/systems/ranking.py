@@ -451,6 +451,26 @@ def _raise_reason(
     return reason + f" through {first} → … → {last} ({between} systems)"
 
 
+class Investment(StrEnum):
+    OVER = "over"
+    UNDER = "under"
+
+
+def investment(
+    warranted_share: float, actual_share: float, tolerance: BudgetTolerance | None = None
+) -> Investment | None:
+    """Whether a system's actual share of the spend is over or under what it warrants, by
+    :class:`BudgetTolerance` (None: about right). Only meaningful when some spend is recorded."""
+    tolerance = tolerance or BudgetTolerance()
+    if abs(actual_share - warranted_share) < tolerance.points:
+        return None
+    if actual_share >= warranted_share * tolerance.ratio:
+        return Investment.OVER
+    if actual_share * tolerance.ratio <= warranted_share:
+        return Investment.UNDER
+    return None
+
+
 def align_budget(
     results: Mapping[int, SystemResult], systems: Mapping[int, SystemInput], config: ReviewConfig
 ) -> BudgetAlignment:
@@ -489,11 +509,10 @@ def align_budget(
     tolerance = config.budget_tolerance
     if rated_spend > 0:
         for line in lines:
-            if abs(line.difference) < tolerance.points:
-                continue
-            if line.actual_share >= line.warranted_share * tolerance.ratio:
+            verdict = investment(line.warranted_share, line.actual_share, tolerance)
+            if verdict is Investment.OVER:
                 over.append(line)
-            elif line.actual_share * tolerance.ratio <= line.warranted_share:
+            elif verdict is Investment.UNDER:
                 under.append(line)
     over.sort(key=lambda line: (-line.difference, line.name))
     under.sort(key=lambda line: (line.difference, line.name))

@@ -3,6 +3,8 @@
 Every review and invitation comes through access.py; a leader's link is read with lib.tokens.
 """
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from bastion.lib.tokens import ExpiredLinkToken, LinkTokenError, read_link_token
 
-from . import access, actions
-from .models import InvitationStatus, ReviewInvitation, ReviewStatus
+from . import access, actions, ranking
+from .models import InvitationStatus, ReviewInvitation, ReviewResult, ReviewStatus
 from .review_forms import AnswerForm, ReviewForm
 from .review_models import dimension_label
 
@@ -94,7 +96,63 @@ def review_results(request: HttpRequest, pk: int) -> HttpResponse:
         "unrated": [r for r in results if r.rank is None],
         # The biggest disagreements first: each is a conversation to have with the leaders.
         "disagreements": sorted((r for r in results if r.spread > 0), key=lambda r: (-r.spread, r.system.name))[:10],
+        "budget": budget_alignment(results),
     })
+
+
+CHART_ROWS = 15
+CHART_LABEL_WIDTH = 230
+CHART_BAR_WIDTH = 330
+CHART_ROW_HEIGHT = 30
+CHART_TOP = 34
+
+
+def budget_alignment(results: list[ReviewResult]) -> dict:
+    """The rated systems' warranted against actual share of the spend, as kept when the review
+    closed; the over- and under-invested ones by ranking.investment; and the geometry of a bar
+    chart of the largest differences (drawn in the template as SVG, no script, no style)."""
+    lines = [r for r in results if r.rank is not None and r.warranted_share is not None]
+    has_spend = any((r.actual_share or 0) > 0 for r in lines)
+    rows: list[dict[str, Any]] = []
+    over: list[dict[str, Any]] = []
+    under: list[dict[str, Any]] = []
+    for r in lines:
+        warranted, actual = r.warranted_share or 0.0, r.actual_share or 0.0
+        verdict = ranking.investment(warranted, actual) if has_spend else None
+        row: dict[str, Any] = {"result": r, "name": r.system.name, "warranted": warranted, "actual": actual,
+               "difference": actual - warranted, "verdict": verdict or "",
+               # Percentages for display (the shares are fractions).
+               "warranted_pct": 100 * warranted, "actual_pct": 100 * actual,
+               "difference_pct": 100 * (actual - warranted)}
+        rows.append(row)
+        if verdict is ranking.Investment.OVER:
+            over.append(row)
+        elif verdict is ranking.Investment.UNDER:
+            under.append(row)
+    over.sort(key=lambda row: (-row["difference"], row["name"]))
+    under.sort(key=lambda row: (row["difference"], row["name"]))
+    chart: list[dict[str, Any]] = []
+    if has_spend:
+        top = sorted(rows, key=lambda row: (-abs(row["difference"]), row["name"]))[:CHART_ROWS]
+        largest = max((max(row["warranted"], row["actual"]) for row in top), default=0.0) or 1.0
+        for i, row in enumerate(top):
+            y = CHART_TOP + i * CHART_ROW_HEIGHT
+            chart.append({
+                **row, "y_label": y + 17, "y_warranted": y + 3, "y_actual": y + 15,
+                "w_warranted": round(CHART_BAR_WIDTH * row["warranted"] / largest, 1),
+                "w_actual": round(CHART_BAR_WIDTH * row["actual"] / largest, 1),
+            })
+        for bar in chart:
+            bar["x_warranted_value"] = CHART_LABEL_WIDTH + bar["w_warranted"] + 4
+            bar["x_actual_value"] = CHART_LABEL_WIDTH + bar["w_actual"] + 4
+            bar["y_warranted_value"] = bar["y_warranted"] + 9
+            bar["y_actual_value"] = bar["y_actual"] + 9
+    return {
+        "rows": rows, "over": over, "under": under, "has_spend": has_spend, "chart": chart,
+        "chart_height": CHART_TOP + len(chart) * CHART_ROW_HEIGHT + 6,
+        "chart_width": CHART_LABEL_WIDTH + CHART_BAR_WIDTH + 70, "label_width": CHART_LABEL_WIDTH,
+        "label_x": CHART_LABEL_WIDTH - 8,
+    }
 
 
 def _answer_page(request: HttpRequest, invitation: ReviewInvitation, *, via_link: bool) -> HttpResponse:

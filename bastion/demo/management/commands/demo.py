@@ -9,6 +9,7 @@ from bastion.accounts import actions as account_actions
 from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
 from bastion.demo.people import DOMAIN, build_people, save_people
+from bastion.demo.reviews import load_reviews
 from bastion.demo.systems import load_systems
 from bastion.people.bulk import refresh_statistics
 from bastion.people.models import Group, GroupKind, Person
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             self._users()
             self._groups()
             load_systems()
+            load_reviews()
             policy = MfaPolicy.current()
             policy.required_roles = []
             policy.save()
