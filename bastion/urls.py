@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from bastion import views
 from bastion.accounts import auth_views
@@ -7,6 +9,8 @@ from bastion.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", RedirectView.as_view(url=static("bastion/favicon.svg"), permanent=True)),
     path("readyz", views.readyz),
     path("login/", auth_views.login_view, name="login"),
     path("login/mfa/", auth_views.login_mfa_view, name="login-mfa"),

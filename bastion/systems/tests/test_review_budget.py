@@ -90,3 +90,10 @@ def test_results_page_queries_are_bounded(client_for, lead, django_assert_max_nu
     html = response.content.decode()
     svg = re.search(r"<svg class=\"chart\".*?</svg>", html, re.S).group(0)
     assert svg.count("<rect") == 2 + 2 * 15  # the top 15 by difference
+
+
+def test_results_page_title_is_plain_text(client_for, lead, budget_review):
+    """Regression: the budget section once landed inside the <title> block."""
+    html = client_for(lead).get(f"/systems/reviews/{budget_review.pk}/results/").content.decode()
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and html.count('id="budget-heading"') == 1
