@@ -1,6 +1,8 @@
 """Request types for views that require a signed-in user (login_required or API token)."""
 
-from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from bastion.accounts.models import User
 
@@ -27,3 +29,15 @@ class RejectNulMiddleware:
                 return JsonResponse({"detail": self.MESSAGE}, status=400)
             return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain")
         return self.get_response(request)
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render_region(request: HttpRequest, template: str, region: str, context: dict) -> HttpResponse:
+    """The whole page, or only its `{% partialdef region %}` when htmx asks for the region."""
+    name = f"{template}#{region}" if is_htmx(request) else template
+    response = render(request, name, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -6,10 +6,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 
-from bastion.audit.access import can_view_audit
-from bastion.audit.models import AuditEntry
+from bastion.audit.history import object_history
+from bastion.lib.http import is_htmx, render_region
 from bastion.lib.paging import DeferredJoin
 
 from . import access, actions
@@ -20,18 +19,6 @@ PER_PAGE = 50
 # Direct reports listed on a person's page; the rest are one click away in the filtered list.
 REPORTS_SHOWN = 50
 STATUS_FILTERS = [("active", "Active"), ("leaver", "Leavers"), ("all", "Everyone")]
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _render_region(request: HttpRequest, template: str, region: str, context: dict) -> HttpResponse:
-    """The whole page, or only `region` of it when htmx asks for the region."""
-    name = f"{template}#{region}" if _is_htmx(request) else template
-    response = render(request, name, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 # People ---------------------------------------------------------------------------------------
@@ -67,11 +54,11 @@ def person_list(request: HttpRequest) -> HttpResponse:
     listing = DeferredJoin(people.order_by("last_name", "first_name", "id"))
     page = Paginator(listing, PER_PAGE).get_page(  # type: ignore[arg-type,var-annotated]
         request.GET.get("page"))
-    return _render_region(request, "people/person_list.html", "results", {
+    return render_region(request, "people/person_list.html", "results", {
         "page_obj": page,
         "filters": filters,
         # An htmx request replaces only the results, so it needs no filter choices.
-        "departments": [] if _is_htmx(request) else visible.departments(),
+        "departments": [] if is_htmx(request) else visible.departments(),
         "status_filters": STATUS_FILTERS,
         "can_edit": access.can_edit_people(user),
         "can_import": access.can_import_people(user),
@@ -93,21 +80,11 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_list": access.can_list_people(user),
         "can_edit": access.can_edit_people(user),
         "groups": None,
-        "audit": None,
+        "audit": object_history(user, person),
     }
     if access.can_view_groups(user):
         context["groups"] = access.groups_visible_to(user).containing(person)
-    if can_view_audit(user):
-        context["audit"] = [_audit_row(e) for e in AuditEntry.objects.for_object(person)[:20]]
     return render(request, "people/person_detail.html", context)
-
-
-def _audit_row(entry: AuditEntry) -> dict:
-    before, after = entry.before or {}, entry.after or {}
-    # A creation lists every field; the empty ones say nothing.
-    changes = [{"field": key.replace("_", " "), "before": before.get(key), "after": after.get(key)}
-               for key in after if before.get(key) not in (None, "") or after.get(key) not in (None, "")]
-    return {"entry": entry, "changes": changes}
 
 
 @login_required
@@ -163,7 +140,7 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     group = access.get_group_for_view(request.user, pk)
     members = group.people().order_by("last_name", "first_name", "id")
     page = Paginator(members, PER_PAGE).get_page(request.GET.get("page"))
-    return _render_region(request, "people/group_detail.html", "members", {
+    return render_region(request, "people/group_detail.html", "members", {
         "group": group, "page_obj": page, "can_edit": access.can_edit_groups(request.user),
     })
 

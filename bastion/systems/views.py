@@ -9,10 +9,9 @@ from django.db.models import Count, F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 
-from bastion.audit.access import can_view_audit
-from bastion.audit.models import AuditEntry
+from bastion.audit.history import object_history
+from bastion.lib.http import is_htmx, render_region
 from bastion.people.models import Person
 
 from . import access, actions
@@ -26,18 +25,6 @@ REGULATED_FILTERS = [
     ("health_data", "Health data"), ("card_data", "Card data"), ("financial_reporting", "Financial reporting"),
 ]
 _REGULATED = ("personal_data", "health_data", "card_data", "financial_reporting")
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _render_region(request: HttpRequest, template: str, region: str, context: dict) -> HttpResponse:
-    """The whole page, or only `region` of it when htmx asks for the region."""
-    name = f"{template}#{region}" if _is_htmx(request) else template
-    response = render(request, name, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _choice(request: HttpRequest, name: str, allowed, default: str = "") -> str:
@@ -83,10 +70,10 @@ def system_list(request: HttpRequest) -> HttpResponse:
     systems = filter_systems(visible, **filters).select_related("owner").annotate(
         dependency_count=Count("dependencies")).order_by("name", "id")
     page = Paginator(systems, PER_PAGE).get_page(request.GET.get("page"))
-    owners = [] if _is_htmx(request) else (
+    owners = [] if is_htmx(request) else (
         Person.objects.filter(pk__in=visible.exclude(owner=None).values("owner"))
         .order_by("last_name", "first_name").only("first_name", "last_name", "email"))
-    return _render_region(request, "systems/system_list.html", "results", {
+    return render_region(request, "systems/system_list.html", "results", {
         "page_obj": page,
         "filters": filters,
         "owners": owners,
@@ -110,18 +97,9 @@ def system_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rto_over_mtd": (system.rto_hours is not None and system.mtd_hours is not None
                          and system.rto_hours > system.mtd_hours),
         "can_edit": access.can_edit_systems(user),
-        "audit": None,
+        "audit": object_history(user, system),
     }
-    if can_view_audit(user):
-        context["audit"] = [_audit_row(e) for e in AuditEntry.objects.for_object(system)[:20]]
     return render(request, "systems/system_detail.html", context)
-
-
-def _audit_row(entry: AuditEntry) -> dict:
-    before, after = entry.before or {}, entry.after or {}
-    changes = [{"field": key.replace("_", " "), "before": before.get(key), "after": after.get(key)}
-               for key in after if before.get(key) not in (None, "", []) or after.get(key) not in (None, "", [])]
-    return {"entry": entry, "changes": changes}
 
 
 def _warn(request: HttpRequest, form: SystemForm) -> None:
