@@ -9,6 +9,10 @@ from bastion.systems.models import BusinessSystem
 _numbers = itertools.count(1)
 
 
+# The impact dimensions a review has unless configured otherwise.
+DIMENSIONS = ["financial", "operational", "legal_regulatory", "reputational", "safety"]
+
+
 def add_person(**fields) -> Person:
     n = next(_numbers)
     values = {"employee_id": f"S{n:05d}", "email": f"owner{n}@example.com", "first_name": f"Owner{n}",

@@ -20,9 +20,7 @@ from bastion.systems.models import (
 )
 from conftest import ALL_ROLES
 
-from .helpers import add_person, add_system
-
-DIMENSIONS = ["financial", "operational", "legal_regulatory", "reputational", "safety"]
+from .helpers import DIMENSIONS, add_system
 
 
 @pytest.fixture
@@ -32,12 +30,6 @@ def scope(db):
     wiki = add_system("Wiki")
     add_system("Old fax", status="retired")
     return {"idp": idp, "erp": erp, "wiki": wiki}
-
-
-@pytest.fixture
-def leaders(db):
-    return [add_person(email="cfo@example.com", first_name="Carla", last_name="Finance"),
-            add_person(email="coo@example.com", first_name="Oscar", last_name="Operations")]
 
 
 def _create_form(**fields) -> dict:

@@ -17,10 +17,9 @@ from bastion.systems.models import BusinessSystem, CriticalityReview, ReviewInvi
 from bastion.systems.review_export import safe_cell
 from conftest import ALL_ROLES
 
-from .helpers import add_person, add_system
+from .helpers import DIMENSIONS, add_system
 
 JSON = "application/json"
-DIMENSIONS = ["financial", "operational", "legal_regulatory", "reputational", "safety"]
 RUNNERS = {Role.SECURITY_LEAD, Role.SECURITY_TEAM}
 VIEWERS = RUNNERS | {Role.AUDITOR, Role.EXECUTIVE}
 RESULTS_ANYTIME = RUNNERS | {Role.AUDITOR}
@@ -33,12 +32,6 @@ def scope(db):
     wiki = add_system("=HYPERLINK(\"http://evil\")")
     add_system("Old fax", status="retired")
     return {"idp": idp, "erp": erp, "wiki": wiki}
-
-
-@pytest.fixture
-def leaders(db):
-    return [add_person(email="cfo@example.com", first_name="Carla", last_name="Finance"),
-            add_person(email="coo@example.com", first_name="Oscar", last_name="Operations")]
 
 
 def _impacts(*values) -> dict:
