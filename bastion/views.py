@@ -29,7 +29,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if can_view_audit(user):
         last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
         stats["audit"] = last or 0
-    return render(request, "home.html", {"stats": stats})
+    from bastion.systems.access import review_invitations_to_answer
+
+    return render(request, "home.html", {"stats": stats, "to_answer": review_invitations_to_answer(user)})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

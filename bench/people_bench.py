@@ -2,7 +2,6 @@
 
 import csv
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -16,9 +15,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from latency import latency  # noqa: E402
 
 from bastion.accounts.actions import do_create_token  # noqa: E402
 from bastion.accounts.models import MfaPolicy, Role, User  # noqa: E402
@@ -26,7 +24,6 @@ from bastion.demo.people import build_people  # noqa: E402
 from bastion.people.models import Person  # noqa: E402
 
 SIZE = int(os.environ.get("BENCH_PEOPLE", "100000"))
-TARGET_MS = 150
 
 
 def write_csv(path: Path) -> None:
@@ -48,27 +45,6 @@ def timed_import(path: Path, label: str, target_s: float) -> None:
     elapsed = time.perf_counter() - started
     verdict = "OK" if elapsed < target_s else "SLOW"
     print(f"import {SIZE:,} rows, {label:<12} {elapsed:6.2f} s   (target < {target_s:.0f} s) {verdict}", flush=True)
-
-
-def latency(client: Client, label: str, urls: list[str], rounds: int = 3) -> None:
-    for url in urls[:3]:
-        client.get(url)  # warm caches and connections
-    samples, queries = [], []
-    for _ in range(rounds):
-        for url in urls:
-            reset_queries()
-            with CaptureQueriesContext(connection) as ctx:
-                started = time.perf_counter()
-                response = client.get(url)
-                samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-            queries.append(len(ctx.captured_queries))
-    samples.sort()
-    p50 = statistics.median(samples)
-    p95 = samples[int(len(samples) * 0.95) - 1]
-    verdict = "OK" if p95 < TARGET_MS else "SLOW"
-    print(f"{label:<28} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  (n={len(samples)}, "
-          f"queries ≤ {max(queries)})  target p95 < {TARGET_MS} ms {verdict}", flush=True)
 
 
 def main() -> None:

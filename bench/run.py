@@ -1,7 +1,8 @@
 """`make bench`: the large-organisation figures on SQLite and on PostgreSQL.
 
-Each database gets a fresh instance, then bench/people_bench.py runs against it in its own
-process (settings are per process). Figures are printed, never asserted.
+Each database gets a fresh instance, then each bench (bench/people_bench.py,
+bench/reviews_bench.py) runs against it in its own process (settings are per process). Figures
+are printed, never asserted. `bench/run.py reviews` runs only the benches named.
 """
 
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bastion_bench"
+BENCHES = ["people", "reviews"]
 
 
 def fresh_postgres() -> str:
@@ -33,6 +35,11 @@ def fresh_sqlite() -> str:
 
 
 def main() -> int:
+    benches = sys.argv[1:] or BENCHES
+    unknown = set(benches) - set(BENCHES)
+    if unknown:
+        print(f"unknown bench: {', '.join(sorted(unknown))} (choose from {', '.join(BENCHES)})")
+        return 2
     targets = [("SQLite", fresh_sqlite)]
     try:
         targets.append(("PostgreSQL", fresh_postgres))
@@ -46,8 +53,9 @@ def main() -> int:
         print(f"\n=== {name} ===", flush=True)
         env = {**os.environ, "DATABASE_URL": url, "BASTION_VAR_DIR": str(ROOT / "var" / "bench")}
         subprocess.run([sys.executable, "-m", "bastion", "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
-        result = subprocess.run([sys.executable, str(ROOT / "bench" / "people_bench.py")], env=env, cwd=ROOT)
-        status = status or result.returncode
+        for bench in benches:
+            result = subprocess.run([sys.executable, str(ROOT / "bench" / f"{bench}_bench.py")], env=env, cwd=ROOT)
+            status = status or result.returncode
     return status
 
 

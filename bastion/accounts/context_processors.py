@@ -10,7 +10,7 @@ def navigation(request):
     from bastion.audit.access import can_view_audit
     from bastion.outbox.access import can_view_outbox
     from bastion.people.access import can_list_people, can_view_groups
-    from bastion.systems.access import can_view_systems
+    from bastion.systems.access import can_view_reviews, can_view_systems
 
     items = [("Home", "/")]
     if can_list_people(user):
@@ -19,6 +19,8 @@ def navigation(request):
         items.append(("Groups", "/people/groups/"))
     if can_view_systems(user):
         items.append(("Systems", "/systems/"))
+    if can_view_reviews(user):
+        items.append(("Criticality reviews", "/systems/reviews/"))
     if can_view_users(user):
         items.append(("Users", "/accounts/users/"))
     if can_view_outbox(user):

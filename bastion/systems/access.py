@@ -86,6 +86,19 @@ def reviews_visible_to(user):
     return CriticalityReview.objects.all()
 
 
+def can_view_review_history(user) -> bool:
+    """How each system's rank and tier moved between closed reviews: whoever may read a closed
+    review's results (today every review reader; test_review_history checks the two agree)."""
+    return can_view_reviews(user)
+
+
+def closed_reviews_visible_to(user):
+    """The closed reviews whose results make up the history; PermissionDenied for anyone else."""
+    if not can_view_review_history(user):
+        raise PermissionDenied
+    return reviews_visible_to(user).filter(status=ReviewStatus.CLOSED)
+
+
 def get_review_for_view(user, pk: int) -> CriticalityReview:
     try:
         return reviews_visible_to(user).get(pk=pk)
@@ -116,3 +129,12 @@ def get_invitation_for_user(user, review_pk: int) -> ReviewInvitation:
                 .get(review_id=review_pk, person_id=user.person_id))
     except ReviewInvitation.DoesNotExist:
         raise Http404 from None
+
+
+def review_invitations_to_answer(user) -> list[ReviewInvitation]:
+    """The signed-in user's invitations to open reviews (answered or not), for their home page."""
+    if not user.is_authenticated or user.person_id is None:
+        return []
+    return list(ReviewInvitation.objects.select_related("review")
+                .filter(person_id=user.person_id, review__status=ReviewStatus.OPEN)
+                .order_by("review__deadline", "review_id"))

@@ -181,17 +181,55 @@ REVIEW_ANSWER_PURPOSE = "review-answer"
 @transaction.atomic
 def do_create_review(*, acting_user, title: str, deadline, aggregation: str,
                      systems: Iterable[BusinessSystem], leaders: Iterable[Person],
+                     dimensions: list[dict] | None = None, tier_thresholds: list[float] | None = None,
+                     leader_systems: Mapping[int, Iterable[BusinessSystem]] | None = None,
                      request=None) -> CriticalityReview:
-    """Create a draft review with its systems in scope and one invitation per leader."""
+    """Create a draft review with its systems in scope and one invitation per leader.
+
+    ``leader_systems`` (person id → systems) narrows what a leader rates to the systems their
+    processes depend on; a leader not in it rates every system in scope."""
     systems, leaders = list(systems), list(leaders)
-    review = CriticalityReview.objects.create(title=title, deadline=deadline, aggregation=aggregation,
-                                              created_by=acting_user)
+    review = CriticalityReview(title=title, deadline=deadline, aggregation=aggregation, created_by=acting_user)
+    if dimensions is not None:
+        review.dimensions = dimensions
+    if tier_thresholds is not None:
+        review.tier_thresholds = tier_thresholds
+    review.save()
     review.systems.set(systems)
-    ReviewInvitation.objects.bulk_create([ReviewInvitation(review=review, person=p) for p in leaders])
+    invitations = ReviewInvitation.objects.bulk_create([ReviewInvitation(review=review, person=p) for p in leaders])
+    scoped = {}
+    for invitation in invitations:
+        chosen = list((leader_systems or {}).get(invitation.person_id, ()))
+        if chosen:
+            invitation.systems.set(chosen)
+            scoped[invitation.person.email] = sorted(s.name for s in chosen)
     record("review.created", actor=acting_user, obj=review, request=request, after={
         "title": title, "deadline": deadline.isoformat(), "aggregation": aggregation,
-        "systems": sorted(s.name for s in systems), "leaders": sorted(p.email for p in leaders)})
+        "dimensions": review.dimensions, "tier_thresholds": review.tier_thresholds,
+        "systems": sorted(s.name for s in systems), "leaders": sorted(p.email for p in leaders),
+        **({"leader_systems": scoped} if scoped else {})})
     return review
+
+
+@transaction.atomic
+def do_set_leader_systems(*, acting_user, invitation: ReviewInvitation, systems: Iterable[BusinessSystem],
+                          request=None) -> None:
+    """Set the systems a leader rates (empty = every system in scope). Ratings they saved for a
+    system no longer theirs are dropped, so that only systems they depend on count."""
+    invitation = ReviewInvitation.objects.select_for_update().select_related("review", "person").get(
+        pk=invitation.pk)
+    if invitation.review.status == ReviewStatus.CLOSED:
+        raise ValueError("The review is closed; what each leader rated is kept as it was.")
+    if invitation.status == InvitationStatus.SUBMITTED:
+        raise ValueError(f"{invitation.person} has already submitted their answers.")
+    before = sorted(invitation.systems.values_list("name", flat=True))
+    systems = list(systems)
+    invitation.systems.set(systems)
+    if systems:
+        invitation.ratings.exclude(system__in=systems).delete()
+    record("review.leader_systems_set", actor=acting_user, obj=invitation, request=request,
+           before={"systems": before or "all in scope"},
+           after={"systems": sorted(s.name for s in systems) or "all in scope"})
 
 
 def review_link_expiry(review: CriticalityReview, now: datetime) -> timedelta:
@@ -257,23 +295,32 @@ def do_close_review(*, acting_user, review: CriticalityReview, request=None) -> 
     """Close the review, compute its results from the leaders' ratings and keep them."""
     review = CriticalityReview.objects.select_for_update().get(pk=review.pk)
     review.move_to(ReviewStatus.CLOSED)
-    systems = list(review.systems.all())
-    in_scope = {s.pk for s in systems}
+    # Plain values, not model instances: at 100,000 ratings building the instances would cost
+    # more than the ranking itself.
+    systems = list(review.systems.values_list("pk", "name", "rto_hours", "security_spend"))
+    scope = CriticalityReview.systems.through.objects.filter(criticalityreview_id=review.pk).values(
+        "businesssystem_id")
+    in_scope = {pk for pk, *_ in systems}
     through = BusinessSystem.dependencies.through
     deps: dict[int, list[int]] = {}
-    for source, target in through.objects.filter(from_businesssystem_id__in=in_scope).values_list(
+    for source, target in through.objects.filter(from_businesssystem_id__in=scope).values_list(
             "from_businesssystem_id", "to_businesssystem_id"):
         if target in in_scope:  # the tiers propagate only through systems the review rated
             deps.setdefault(source, []).append(target)
-    inputs = [ranking.SystemInput(id=s.pk, name=s.name, dependencies=tuple(deps.get(s.pk, ())),
-                                  rto_hours=_float(s.rto_hours), security_spend=_float(s.security_spend))
-              for s in systems]
+    inputs = [ranking.SystemInput(id=pk, name=name, dependencies=tuple(deps.get(pk, ())),
+                                  rto_hours=_float(rto), security_spend=_float(spend))
+              for pk, name, rto, spend in systems]
+    keys = set(review.dimension_keys)
     ratings = [
-        ranking.RatingInput(leader_id=r.invitation_id, system_id=r.system_id,
-                            impacts={k: v for k, v in r.impacts.items() if k in review.dimension_keys},
-                            tolerable_downtime_hours=_float(r.tolerable_downtime_hours))
-        for r in SystemRating.objects.filter(invitation__review=review, system_id__in=in_scope,
-                                          invitation__status=InvitationStatus.SUBMITTED)  # drafts don't count
+        ranking.RatingInput(leader_id=leader, system_id=system_id,
+                            # Answers for a dimension the review does not have are left out.
+                            impacts=impacts if keys.issuperset(impacts)
+                            else {k: v for k, v in impacts.items() if k in keys},
+                            tolerable_downtime_hours=_float(downtime))
+        for leader, system_id, impacts, downtime in SystemRating.objects.filter(
+            invitation__review=review, system_id__in=scope,
+            invitation__status=InvitationStatus.SUBMITTED,  # drafts don't count
+        ).values_list("invitation_id", "system_id", "impacts", "tolerable_downtime_hours")
     ]
     budget = SecurityBudget.objects.filter(year=timezone.now().year).first()
     config = ranking.ReviewConfig(

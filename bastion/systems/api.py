@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
-from . import access, actions
+from . import access, actions, review_history
 from .forms import MAX_DEPENDENCIES, SystemForm
 from .models import BusinessSystem
 from .views import filter_systems
@@ -214,3 +214,32 @@ def update_system(request: HttpRequest, system_id: int, payload: SystemPatch):
     actions.do_update_system(acting_user=request.user, system=system, request=request,
                              dependencies=form.cleaned_data["dependencies"], **form.system_fields())
     return _detail(system)
+
+
+class HistoryPoint(Schema):
+    review_id: int
+    title: str = Field(description="The review's title")
+    closed_at: datetime
+    rank: int | None = Field(description="1 = the most critical; null when nobody rated the system")
+    ranked_count: int = Field(description="How many systems the review ranked")
+    score: float | None
+    tier: int | None
+    effective_tier: int | None = Field(description="The tier after dependency propagation")
+    raised_reason: str = Field(description="Why the effective tier is above the tier, if it is")
+
+
+class SystemHistory(Schema):
+    system: SystemRef
+    items: list[HistoryPoint] = Field(description="One point per closed review that included the system, oldest first")
+
+
+@router.get("/{int:system_id}/history", response=SystemHistory,
+            summary="How a system's rank and tier moved across the closed criticality reviews")
+def system_history(request: HttpRequest, system_id: int):
+    system = access.get_system_for_view(request.user, system_id)
+    points = review_history.system_points(request.user, system)
+    return {"system": {"id": system.pk, "name": system.name}, "items": [
+        {"review_id": p["review"].pk, "title": p["review"].title, "closed_at": p["review"].closed_at,
+         "rank": p["result"].rank, "ranked_count": p["ranked_count"], "score": p["result"].score,
+         "tier": p["result"].tier, "effective_tier": p["result"].effective_tier,
+         "raised_reason": p["result"].raised_reason} for p in points]}

@@ -126,11 +126,13 @@ from .review_models import (  # noqa: E402  (the review's models live beside the
     CriticalityReview,
     InvitationStatus,
     ReviewAggregation,
+    ReviewCycleReminder,
     ReviewInvitation,
+    ReviewReminder,
     ReviewResult,
     ReviewStatus,
     SystemRating,
 )
 
-__all__ = ["BusinessSystem", "CriticalityReview", "InvitationStatus", "ReviewAggregation", "ReviewInvitation",
-           "ReviewResult", "ReviewStatus", "SecurityBudget", "SystemRating"]
+__all__ = ["BusinessSystem", "CriticalityReview", "InvitationStatus", "ReviewAggregation",
+           "ReviewCycleReminder", "ReviewInvitation", "ReviewReminder", "ReviewResult", "ReviewStatus", "SecurityBudget", "SystemRating"]

@@ -15,9 +15,21 @@ from pydantic import ConfigDict
 
 from . import access, actions
 from .models import CriticalityReview, InvitationStatus, ReviewInvitation, ReviewStatus
-from .review_forms import ReviewForm
+from .ranking import DEFAULT_DIMENSIONS
+from .review_forms import EXTRA_DIMENSIONS, ReviewForm
+from .review_models import dimension_label
 
 router = Router()
+
+
+class DimensionOut(Schema):
+    key: str
+    label: str
+    weight: float
+
+    @staticmethod
+    def resolve_label(obj: dict) -> str:
+        return obj.get("label") or dimension_label(obj["key"])
 
 
 class ReviewOut(Schema):
@@ -26,6 +38,8 @@ class ReviewOut(Schema):
     status: str
     deadline: date
     aggregation: str
+    dimensions: list[DimensionOut]
+    tier_thresholds: list[float]
     systems_count: int
     invited: int
     submitted: int
@@ -43,6 +57,14 @@ class PageParams(Schema):
     offset: int = Field(0, ge=0, le=10_000_000)
 
 
+class DimensionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = Field(None, max_length=40, description="A default dimension's key")
+    label: str | None = Field(None, max_length=60, description="Another dimension's name")
+    weight: float = Field(1.0, ge=0, le=10)
+
+
 class ReviewCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +74,18 @@ class ReviewCreate(Schema):
     systems: list[int] = Field(default_factory=list, max_length=10_000, description="Ids of the systems in scope")
     all_active: bool = Field(False, description="Every system in use, instead of `systems`")
     leaders: list[str] = Field(max_length=1000, description="Emails of people in the directory to invite")
+    dimensions: list[DimensionIn] | None = Field(
+        None, max_length=len(DEFAULT_DIMENSIONS) + EXTRA_DIMENSIONS,
+        description="Impact dimensions and weights. A default dimension (financial, operational, "
+                    "legal_regulatory, reputational, safety) is named by its key; up to "
+                    f"{EXTRA_DIMENSIONS} others by a label. A default left out is not rated. "
+                    "Omit for the five defaults, weight 1 each.")
+    tier_thresholds: list[float] | None = Field(
+        None, min_length=3, max_length=3,
+        description="Lowest score of tiers 1, 2 and 3, descending, each 1–5 (default 4, 3, 2)")
+    leader_systems: dict[str, list[int]] = Field(
+        default_factory=dict, description="Leader email → ids of the systems in scope their processes depend "
+                                          "on; a leader not listed rates every system in scope")
 
 
 class SystemRef(Schema):
@@ -85,7 +119,8 @@ class ResultsPage(Schema):
 
 
 class ResultsParams(Schema):
-    limit: int = Field(1000, ge=1, le=10_000)
+    # A page of 100 by default (a whole 5,000-system review is one request with limit=5000).
+    limit: int = Field(100, ge=1, le=10_000)
     offset: int = Field(0, ge=0, le=10_000_000)
 
 
@@ -146,14 +181,68 @@ def create_review(request: HttpRequest, payload: ReviewCreate):
                   "leaders": "\n".join(payload.leaders)}
     if payload.all_active:
         data["all_active"] = "on"
+    if payload.dimensions is not None:
+        data.update(_dimension_fields(payload.dimensions))
+    if payload.tier_thresholds is not None:
+        data.update({f"tier_{n}_from": str(t) for n, t in enumerate(payload.tier_thresholds, start=1)})
     form = ReviewForm(data)
     if not form.is_valid():
         raise _refuse(form)
     cleaned = form.cleaned_data
+    leader_systems = _leader_systems(payload.leader_systems, cleaned["leaders"], cleaned["systems"])
     review = actions.do_create_review(
         acting_user=request.user, request=request, title=cleaned["title"], deadline=cleaned["deadline"],
-        aggregation=cleaned["aggregation"], systems=cleaned["systems"], leaders=cleaned["leaders"])
+        aggregation=cleaned["aggregation"], systems=cleaned["systems"], leaders=cleaned["leaders"],
+        dimensions=cleaned["dimensions"], tier_thresholds=cleaned["tier_thresholds"],
+        leader_systems=leader_systems)
     return Status(201, _counted(review.pk))
+
+
+def _dimension_fields(dimensions: list[DimensionIn]) -> dict[str, str]:
+    """The form's fields for the dimensions given: a default left out gets weight 0."""
+    fields = {f"weight_{key}": "0" for key in DEFAULT_DIMENSIONS}
+    extra = 0
+    errors = []
+    for i, dimension in enumerate(dimensions):
+        if dimension.key and dimension.key in DEFAULT_DIMENSIONS and not dimension.label:
+            fields[f"weight_{dimension.key}"] = str(dimension.weight)
+        elif dimension.label and not dimension.key:
+            extra += 1
+            fields[f"extra_{extra}_label"] = dimension.label
+            fields[f"extra_{extra}_weight"] = str(dimension.weight)
+        else:
+            errors.append({"type": "value_error", "loc": ["body", "payload", "dimensions", i],
+                           "msg": "Give either the key of a default dimension (" + ", ".join(DEFAULT_DIMENSIONS)
+                                  + ") or the label of another one."})
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _leader_systems(chosen: dict[str, list[int]], leaders, systems) -> dict[int, list]:
+    """Person id → systems, checked: each email one of the leaders, each id in scope."""
+    by_email = {p.email.casefold(): p for p in leaders}
+    in_scope = {s.pk: s for s in systems}
+    result: dict[int, list] = {}
+    errors = []
+    for email, ids in chosen.items():
+        person = by_email.get(email.strip().casefold())
+        loc = ["body", "payload", "leader_systems", email]
+        if person is None:
+            errors.append({"type": "value_error", "loc": loc, "msg": f"{email} is not one of the leaders invited."})
+            continue
+        outside = [pk for pk in ids if pk not in in_scope]
+        if outside:
+            errors.append({"type": "value_error", "loc": loc, "msg": "Not systems in the review's scope: "
+                           + ", ".join(str(pk) for pk in outside) + "."})
+        elif not ids:
+            errors.append({"type": "value_error", "loc": loc, "msg": "Give at least one system, or leave the "
+                           "leader out to have them rate every system in scope."})
+        else:
+            result[person.pk] = [in_scope[pk] for pk in dict.fromkeys(ids)]
+    if errors:
+        raise ValidationError(errors)
+    return result
 
 
 @router.get("/{int:review_id}/results", response={200: ResultsPage, 409: Message},

@@ -11,7 +11,7 @@ IMPACT_CHOICES = [(n, str(n)) for n in range(1, 6)]
 
 
 def default_dimensions() -> list[dict]:
-    return [{"key": key, "weight": 1.0} for key in DEFAULT_DIMENSIONS]
+    return [{"key": key, "label": dimension_label(key), "weight": 1.0} for key in DEFAULT_DIMENSIONS]
 
 
 def default_tier_thresholds() -> list[float]:
@@ -19,7 +19,11 @@ def default_tier_thresholds() -> list[float]:
 
 
 def dimension_label(key: str) -> str:
+    """The label of a default dimension (a review's own dimensions carry their label)."""
     return key.replace("_", " / " if key == "legal_regulatory" else " ").capitalize()
+
+# Days before the deadline when a leader who has not submitted is reminded (most urgent last).
+REMINDER_STAGES = (7, 1)
 
 
 class ReviewStatus(models.TextChoices):
@@ -68,6 +72,18 @@ class CriticalityReview(models.Model):
     def dimension_keys(self) -> list[str]:
         return [d["key"] for d in self.dimensions]
 
+    @property
+    def dimension_labels(self) -> dict[str, str]:
+        return {d["key"]: d.get("label") or dimension_label(d["key"]) for d in self.dimensions}
+
+    @property
+    def tiers(self) -> list[dict]:
+        """The tier bands as the lead set them: tier, lowest score, and the next tier's bound."""
+        bounds = [float(t) for t in self.tier_thresholds]
+        bands = [{"tier": i + 1, "from": low, "below": bounds[i - 1] if i else None} for i, low in enumerate(bounds)]
+        bands.append({"tier": len(bounds) + 1, "from": None, "below": bounds[-1] if bounds else None})
+        return bands
+
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[ReviewStatus(self.status)]
 
@@ -96,6 +112,9 @@ class ReviewInvitation(models.Model):
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="review_invitations")
     status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.INVITED)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    systems = models.ManyToManyField(
+        "systems.BusinessSystem", blank=True, related_name="+",
+        help_text="The systems this leader's processes depend on; none chosen = every system in scope")
 
     class Meta:
         ordering = ["person__last_name", "person__first_name", "id"]
@@ -103,6 +122,38 @@ class ReviewInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} in {self.review}"
+
+    def systems_to_rate(self):
+        """The systems this leader rates: those chosen for them, else every system in scope."""
+        chosen = self.review.systems.filter(pk__in=self.systems.values("pk"))
+        return chosen if self.systems.exists() else self.review.systems.all()
+
+
+class ReviewReminder(models.Model):
+    """A reminder sent to a leader who had not submitted: at most one per invitation and stage
+    (the unique constraint is the claim that keeps a retried or doubled job from sending twice)."""
+
+    invitation = models.ForeignKey(ReviewInvitation, on_delete=models.CASCADE, related_name="reminders")
+    stage = models.CharField(max_length=32, help_text="'7d', '1d' before the deadline, or 'manual:<date>'")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["invitation", "stage"], name="review_reminder_once")]
+
+
+class ReviewCycleReminder(models.Model):
+    """A reminder to the security leads that the yearly review is coming due, once per due date
+    and stage."""
+
+    due_on = models.DateField()
+    stage = models.CharField(max_length=16, help_text="'30d' before the due date, or 'due'")
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["due_on", "stage"], name="review_cycle_reminder_once")]
 
 
 class SystemRating(models.Model):

@@ -14,7 +14,7 @@ from bastion.audit.history import object_history
 from bastion.lib.http import is_htmx, render_region
 from bastion.people.models import Person
 
-from . import access, actions
+from . import access, actions, review_history
 from .forms import BudgetForm, SystemForm
 from .models import DataClassification, Hosting, SecurityBudget
 
@@ -81,7 +81,7 @@ def system_list(request: HttpRequest) -> HttpResponse:
         "regulated_filters": REGULATED_FILTERS,
         "classifications": DataClassification.choices,
         "hostings": Hosting.choices,
-        "can_edit": access.can_edit_systems(user),
+        "can_edit": access.can_edit_systems(user), "can_see_reviews": access.can_view_reviews(user),
     })
 
 
@@ -98,6 +98,7 @@ def system_detail(request: HttpRequest, pk: int) -> HttpResponse:
                          and system.rto_hours > system.mtd_hours),
         "can_edit": access.can_edit_systems(user),
         "audit": object_history(user, system),
+        "criticality": review_history.system_history(user, system),
     }
     return render(request, "systems/system_detail.html", context)
 

@@ -1,6 +1,7 @@
 """Small builders for the register's tests."""
 
 import itertools
+import re
 from decimal import Decimal
 
 from bastion.people.models import Person
@@ -39,3 +40,11 @@ def system_form(**fields) -> dict:
 
 
 D = Decimal
+
+
+def answer_link(message) -> str:
+    """The path of the answer link in a review email received by the test SMTP server."""
+    body = message.get_body(("plain",)).get_content()
+    match = re.search(r"https?://[^/\s]+(/systems/reviews/answer/[^\s]+/)", body)
+    assert match, body
+    return match.group(1)

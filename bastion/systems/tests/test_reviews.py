@@ -1,6 +1,5 @@
 """The criticality review, as the lead and the leaders use it: create, open, answer, close, results."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from bastion.systems.models import (
 )
 from conftest import ALL_ROLES
 
-from .helpers import DIMENSIONS, add_system
+from .helpers import DIMENSIONS, add_system, answer_link
 
 
 @pytest.fixture
@@ -57,13 +56,6 @@ def _answer_form(systems, impacts: dict, downtime: dict | None = None, action: s
         for key, value in zip(DIMENSIONS, values, strict=False):
             data[f"s{system.pk}_{key}"] = str(value)
     return data
-
-
-def _link_from(message) -> str:
-    body = message.get_body(("plain",)).get_content()
-    match = re.search(r"https?://[^/\s]+(/systems/reviews/answer/[^\s]+/)", body)
-    assert match, body
-    return match.group(1)
 
 
 # --- creating -------------------------------------------------------------------------------
@@ -118,7 +110,7 @@ def test_open_answer_close_and_results(client_for, lead, scope, leaders, smtp_se
     run_tasks()
     assert len(smtp_server.messages) == 2
 
-    links = {m["To"]: _link_from(m) for m in smtp_server.messages}
+    links = {m["To"]: answer_link(m) for m in smtp_server.messages}
     erp, idp, wiki = scope["erp"], scope["idp"], scope["wiki"]
     systems = [erp, idp, wiki]
 
