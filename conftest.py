@@ -107,9 +107,15 @@ class SmtpSink:
         self.messages: list = []
         self.port = free_port()
         self.fail_next = 0
+        self.sessions = 0  # SMTP sessions opened (EHLO greetings)
         sink = self
 
         class Handler:
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                sink.sessions += 1
+                session.host_name = hostname
+                return responses
+
             async def handle_DATA(self, server, session, envelope):
                 if sink.fail_next:
                     sink.fail_next -= 1

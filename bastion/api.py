@@ -55,6 +55,8 @@ def _unauthenticated(request, exc):
 def _mount() -> None:
     from bastion.accounts.api import router as accounts_router
     from bastion.audit.api import router as audit_router
+    from bastion.awareness.course_api import courses_router, policies_router
+    from bastion.awareness.programme_api import assignments_router, programmes_router
     from bastion.people.api import groups_router, people_router
     from bastion.systems.api import router as systems_router
     from bastion.systems.review_api import router as reviews_router
@@ -63,6 +65,10 @@ def _mount() -> None:
     api.add_router("/groups", groups_router, tags=["groups"])
     api.add_router("/systems", systems_router, tags=["systems"])
     api.add_router("/reviews", reviews_router, tags=["reviews"])
+    api.add_router("/courses", courses_router, tags=["awareness"])
+    api.add_router("/policies", policies_router, tags=["awareness"])
+    api.add_router("/programmes", programmes_router, tags=["awareness"])
+    api.add_router("/assignments", assignments_router, tags=["awareness"])
     api.add_router("/audit", audit_router, tags=["audit"])
     api.add_router("/me", accounts_router, tags=["account"])
 

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "bastion.audit",
     "bastion.people",
     "bastion.systems",
+    "bastion.awareness",
     "bastion.outbox",
     "bastion.jobs",
     "bastion.demo",

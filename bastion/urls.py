@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("bastion.accounts.urls")),
     path("people/", include("bastion.people.urls")),
     path("systems/", include("bastion.systems.urls")),
+    path("awareness/", include("bastion.awareness.urls")),
+    path("training/", include("bastion.awareness.learner_urls")),
     path("audit/", include("bastion.audit.urls")),
     path("outbox/", include("bastion.outbox.urls")),
     path("api/v1/", api.urls),

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bastion_bench"
-BENCHES = ["people", "reviews"]
+BENCHES = ["people", "reviews", "awareness"]
 
 
 def fresh_postgres() -> str:

@@ -8,6 +8,11 @@ def navigation(request):
         return {"nav": []}
     from bastion.accounts.access import can_view_users
     from bastion.audit.access import can_view_audit
+    from bastion.awareness.access import (
+        can_view_all_progress,
+        can_view_awareness,
+        can_view_team_progress,
+    )
     from bastion.outbox.access import can_view_outbox
     from bastion.people.access import can_list_people, can_view_groups
     from bastion.systems.access import can_view_reviews, can_view_systems
@@ -21,6 +26,12 @@ def navigation(request):
         items.append(("Systems", "/systems/"))
     if can_view_reviews(user):
         items.append(("Criticality reviews", "/systems/reviews/"))
+    if can_view_awareness(user):
+        items.append(("Awareness", "/awareness/"))
+    elif can_view_all_progress(user) or can_view_team_progress(user):
+        items.append(("Training progress", "/awareness/progress/"))
+    if user.person_id is not None:
+        items.append(("My training", "/training/"))
     if can_view_users(user):
         items.append(("Users", "/accounts/users/"))
     if can_view_outbox(user):

@@ -16,12 +16,13 @@ from urllib.parse import quote, unquote, urlparse
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db.models import F, Q
 from django.tasks import task
 from django.utils import timezone
 
 from bastion.jobs.periodic import periodic
-from bastion.lib.emails import smtp_connection
+from bastion.lib.emails import email_configured, smtp_connection
 
 from .models import RETRY_BACKOFF, MessageStatus, OutboxMessage
 
@@ -52,14 +53,17 @@ def claim(message_id: int) -> OutboxMessage | None:
     return OutboxMessage.objects.get(pk=message_id)
 
 
-def deliver(message: OutboxMessage) -> str:
-    """Send a claimed message and record the outcome; return its new status."""
+def deliver(message: OutboxMessage, connection: BaseEmailBackend | None = None) -> str:
+    """Send a claimed message and record the outcome; return its new status. A sweep passes
+    its one SMTP connection, so that thousands of messages do not open thousands."""
     if not message.message_id:
         message.message_id = _make_msgid()
         OutboxMessage.objects.filter(pk=message.pk).update(message_id=message.message_id)
     try:
-        _send(message)
+        _send(message, connection)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message
+        if connection is not None:
+            connection.close()  # it may be broken: the next message opens a fresh one
         return _record_failure(message, exc)
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=MessageStatus.SENT, sent_at=timezone.now(), last_error="",
@@ -86,31 +90,47 @@ def send_due_messages() -> dict[str, int]:
     stuck = OutboxMessage.objects.filter(
         status=MessageStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
     ).update(status=MessageStatus.FAILED, last_error=STUCK_ERROR)
-    due = (
-        OutboxMessage.objects.due()
-        .filter(Q(status=MessageStatus.RETRYING) | Q(created_at__lt=now - TASK_GRACE))
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
     outcome = {"stuck": stuck, "sent": 0, "retrying": 0, "failed": 0}
     deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
-    for pk in list(due):
-        if time.monotonic() > deadline:
-            break  # the next sweep carries on
-        message = claim(pk)
-        if message is not None:
-            outcome[deliver(message)] += 1
+    connection = smtp_connection() if email_configured() else None
+    try:
+        # Batch after batch until nothing is due or the time is up (the next sweep carries on):
+        # a bulk of reminders is sent in minutes, not at one batch per sweep.
+        while time.monotonic() < deadline:
+            due = list(
+                OutboxMessage.objects.due()
+                .filter(Q(status=MessageStatus.RETRYING) | Q(created_at__lt=now - TASK_GRACE))
+                .order_by("next_attempt_at", "pk")
+                .values_list("pk", flat=True)[:SWEEP_BATCH]
+            )
+            claimed = 0
+            for pk in due:
+                if time.monotonic() > deadline:
+                    break
+                message = claim(pk)
+                if message is not None:
+                    claimed += 1
+                    outcome[deliver(message, connection)] += 1
+            if not claimed:
+                break  # nothing due, or all of it taken by another worker
+    finally:
+        if connection is not None:
+            connection.close()
     return outcome
 
 
-def _send(message: OutboxMessage) -> None:
+def _send(message: OutboxMessage, connection: BaseEmailBackend | None = None) -> None:
+    if connection is None:
+        connection = smtp_connection()
+    elif getattr(connection, "connection", None) is None:
+        connection.open()  # reused by every message of the sweep until closed
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to],
         headers={"Message-ID": message.message_id},
-        connection=smtp_connection(),
+        connection=connection,
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")

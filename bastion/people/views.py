@@ -67,6 +67,8 @@ def person_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from bastion.awareness.access import can_view_training_of
+
     user = request.user
     person = access.get_person_for_view(user, pk)
     visible = access.people_visible_to(user)
@@ -81,6 +83,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": access.can_edit_people(user),
         "groups": None,
         "audit": object_history(user, person),
+        "training_visible": can_view_training_of(user, person),
     }
     if access.can_view_groups(user):
         context["groups"] = access.groups_visible_to(user).containing(person)

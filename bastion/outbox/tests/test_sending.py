@@ -173,3 +173,30 @@ def test_without_a_mail_server_messages_are_held(settings, queue, run_tasks):
     message.refresh_from_db()
     assert message.status == MessageStatus.HELD
     assert message.attempts == 0
+
+
+def test_one_sweep_sends_a_bulk_of_messages_over_one_connection(smtp_server, run_tasks):
+    old = timezone.now() - timedelta(minutes=5)  # no task of their own: the sweep's to send
+    OutboxMessage.objects.bulk_create([
+        OutboxMessage(to=f"person{i}@example.com", subject=f"Reminder {i}", body_text="Hello",
+                      template="test", status=MessageStatus.QUEUED, created_at=old, next_attempt_at=old)
+        for i in range(450)])
+    send_due_messages.enqueue()
+    run_tasks()
+    assert len(smtp_server.messages) == 450  # more than one batch of SWEEP_BATCH
+    assert smtp_server.sessions == 1
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == 450
+
+
+def test_a_failure_in_a_sweep_opens_a_fresh_connection_for_the_rest(smtp_server, run_tasks):
+    old = timezone.now() - timedelta(minutes=5)
+    OutboxMessage.objects.bulk_create([
+        OutboxMessage(to=f"person{i}@example.com", subject=f"Reminder {i}", body_text="Hello",
+                      template="test", status=MessageStatus.QUEUED, created_at=old, next_attempt_at=old)
+        for i in range(5)])
+    smtp_server.fail_next = 1
+    send_due_messages.enqueue()
+    run_tasks()
+    assert len(smtp_server.messages) == 4
+    assert OutboxMessage.objects.filter(status=MessageStatus.RETRYING).count() == 1
+    assert smtp_server.sessions == 2

@@ -8,6 +8,7 @@ from django.db import transaction
 from bastion.accounts import actions as account_actions
 from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
+from bastion.demo.awareness import load_awareness
 from bastion.demo.people import DOMAIN, build_people, save_people
 from bastion.demo.reviews import load_reviews
 from bastion.demo.systems import load_systems
@@ -50,6 +51,9 @@ class Command(BaseCommand):
             self._groups()
             load_systems()
             load_reviews()
+            # Following up 100,000 people's training queues emails one by one: the large demo
+            # leaves that to the worker's first run.
+            load_awareness(follow_up=size == "small")
             policy = MfaPolicy.current()
             policy.required_roles = []
             policy.save()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AwarenessConfig(AppConfig):
+    name = "bastion.awareness"
+    verbose_name = "Awareness programme"

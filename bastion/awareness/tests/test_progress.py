@@ -1,0 +1,172 @@
+"""Progress as management sees it: figures by department, programme and manager, the people
+behind them, one person's record, CSV; a manager sees only their own people."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from bastion.accounts.models import Role
+from bastion.awareness import progress
+from bastion.awareness.actions import install_starter_curriculum
+from bastion.awareness.models import (
+    Assignment,
+    AssignmentEvent,
+    AssignmentReason,
+    AssignmentStatus,
+    EventKind,
+    Programme,
+)
+from bastion.people.models import Person, PersonStatus
+from conftest import ALL_ROLES
+
+_n = iter(range(1, 10_000))
+
+
+def person(first, last, department="Sales", manager=None, **fields) -> Person:
+    return Person.objects.create(employee_id=f"G{next(_n):05d}", email=f"{first.lower()}@example.com",
+                                 first_name=first, last_name=last, department=department, manager=manager, **fields)
+
+
+@pytest.fixture
+def org(db):
+    """Sales (manager Mona): one on time (score 90), one late (70), one overdue, one not yet due.
+    Finance: one in progress, not yet due. Plus a leaver and a cancelled one, which don't count."""
+    course = install_starter_curriculum()[0]
+    programme = Programme.objects.create(name="Basics", course=course)
+    version = course.latest_published()
+    today = timezone.localdate()
+    mona = person("Mona", "Manager", department="Sales")
+    people = {}
+
+    def assign(who, due_on, status=AssignmentStatus.ASSIGNED, score=None, done_on=None, **fields):
+        a = Assignment(person=who, programme=programme, version=version, reason=AssignmentReason.INITIAL,
+                       cycle_key="initial", due_on=due_on, status=status, **fields)
+        if done_on:
+            a.complete(score=score, now=datetime.combine(done_on, datetime.min.time(),
+                                                         tzinfo=timezone.get_current_timezone()))
+        a.save()
+        people[who.first_name] = who
+        return a
+
+    assign(person("Ann", "Ontime", manager=mona), today - timedelta(days=5), score=90, done_on=today - timedelta(days=6))
+    assign(person("Ben", "Late", manager=mona), today - timedelta(days=5), score=70, done_on=today - timedelta(days=1))
+    overdue = assign(person("Cat", "Overdue", manager=mona), today - timedelta(days=40))
+    assign(person("Dan", "Notyet", manager=mona), today + timedelta(days=10))
+    assign(person("Eve", "Finance", department="Finance"), today + timedelta(days=3),
+           status=AssignmentStatus.IN_PROGRESS)
+    assign(person("Gus", "Gone", status=PersonStatus.LEAVER), today - timedelta(days=40))
+    assign(person("Hal", "Cancelled"), today - timedelta(days=40), status=AssignmentStatus.CANCELLED)
+    AssignmentEvent.objects.create(assignment=overdue, kind=EventKind.CONSEQUENCE, stage="non-compliant",
+                                   detail={"action": "Marked non-compliant", "days_overdue": 40})
+    return {"programme": programme, "mona": mona, **people}
+
+
+def test_figures_by_department_worked_out(org):
+    rows = {r.label: r for r in progress.grouped(Assignment.objects.all(), "department")}
+    sales, finance = rows["Sales"], rows["Finance"]
+    assert (sales.assigned, sales.completed, sales.on_time, sales.overdue) == (4, 2, 1, 1)
+    assert sales.completion == 50.0 and sales.on_time_rate == 50.0 and sales.average_score == 80.0
+    assert (finance.assigned, finance.in_progress, finance.completed, finance.on_time_rate) == (1, 1, 0, None)
+    total = progress.totals(Assignment.objects.all())
+    assert (total.assigned, total.completed, total.overdue, total.not_started) == (5, 2, 1, 2)
+
+
+def test_progress_page_shows_the_figures_and_the_chart(client_for, lead, org):
+    page = client_for(lead).get("/awareness/progress/?by=department").content.decode()
+    assert "40%</span> completed (2 of 5)" in page and "50%</span> on time" in page
+    assert '<td data-label="Department"><a href="/awareness/progress/people/?department=Sales">Sales</a></td>' in page
+    assert "<svg" in page and "Completion by department" in page
+    page = client_for(lead).get("/awareness/progress/?by=manager").content.decode()
+    assert "Mona Manager" in page and "No manager" in page
+
+
+def test_progress_csv(client_for, lead, org):
+    response = client_for(lead).get("/awareness/progress/?by=department&format=csv")
+    lines = response.content.decode().splitlines()
+    assert response["Content-Type"].startswith("text/csv")
+    assert lines[0].startswith("department,assigned,completed")
+    assert "Sales,4,2,50.0,50.0,1,0,0,80.0" in lines
+
+
+def test_people_list_filters_and_csv(client_for, lead, org):
+    client = client_for(lead)
+    page = client.get("/awareness/progress/people/?status=overdue").content.decode()
+    assert "1 assignment match" in page and "Cat Overdue" in page and "40 days late" in page
+    page = client.get("/awareness/progress/people/?status=non_compliant").content.decode()
+    assert "Cat Overdue" in page and "Ann Ontime" not in page
+    page = client.get("/awareness/progress/people/?department=Finance").content.decode()
+    assert "Eve Finance" in page and "Ann Ontime" not in page
+    csv_text = client.get("/awareness/progress/people/?format=csv&status=completed").content.decode()
+    assert csv_text.count("\n") == 3 and ",yes,90," in csv_text and ",no,70," in csv_text
+    for bad in ("?page=abc", "?programme=abc", "?status=nonsense", "?by=nonsense", "?q=%00x"[:5]):
+        assert client.get(f"/awareness/progress/people/{bad}").status_code == 200
+
+
+def test_a_manager_sees_only_their_people(client_for, make_user, org):
+    mona = make_user(Role.MANAGER, email="mona.user@example.com", person=org["mona"])
+    page = client_for(mona).get("/awareness/progress/people/").content.decode()
+    assert "4 assignments match" in page and "Eve Finance" not in page
+    page = client_for(mona).get("/awareness/progress/").content.decode()
+    assert "your people" in page and "(2 of 4)" in page
+    assert client_for(mona).get(f"/awareness/people/{org['Ann'].pk}/").status_code == 200
+    assert client_for(mona).get(f"/awareness/people/{org['Eve'].pk}/").status_code == 404
+    # A manager without a directory record sees nothing.
+    assert client_for(make_user(Role.MANAGER)).get("/awareness/progress/").status_code == 403
+
+
+def test_person_record_shows_events_and_the_lead_waives_with_a_reason(client_for, lead, org):
+    cat = org["Cat"]
+    client = client_for(lead)
+    page = client.get(f"/awareness/people/{cat.pk}/").content.decode()
+    assert "Marked non-compliant after 40 days overdue" in page and "Reason to waive" in page
+    event = AssignmentEvent.objects.get(kind=EventKind.CONSEQUENCE)
+    response = client.post(f"/awareness/events/{event.pk}/waive/", {"reason": "short"}, follow=True)
+    assert "Say why the consequence is waived" in response.content.decode()
+    response = client.post(f"/awareness/events/{event.pk}/waive/", {"reason": "Parental leave until March."},
+                           follow=True)
+    page = response.content.decode()
+    assert "Consequence waived" in page and "Parental leave until March." in page
+
+
+@pytest.mark.parametrize("role", ALL_ROLES + [None])
+def test_progress_roles(client_for, make_user, org, role):
+    user = make_user(role) if role else None
+    client = client_for(user)
+    overview = client.get("/awareness/progress/")
+    record = client.get(f"/awareness/people/{org['Ann'].pk}/")
+    event = AssignmentEvent.objects.get(kind=EventKind.CONSEQUENCE)
+    waive = client.post(f"/awareness/events/{event.pk}/waive/", {"reason": "A long enough reason."})
+    event.refresh_from_db()
+    if role is None:
+        assert overview.status_code == 302 and "/login" in overview["Location"]
+        assert event.waived_at is None
+    elif role in (Role.SECURITY_LEAD, Role.SECURITY_TEAM):
+        assert overview.status_code == 200 and record.status_code == 200 and event.waived_at is not None
+    elif role in (Role.AUDITOR, Role.EXECUTIVE):
+        assert overview.status_code == 200 and record.status_code == 200
+        assert waive.status_code == 403 and event.waived_at is None
+    else:  # employees, business leaders, and managers without a directory record
+        assert overview.status_code == 403 and record.status_code == 403
+        assert waive.status_code == 403 and event.waived_at is None
+
+
+def test_progress_pages_query_count_does_not_grow(client_for, lead, org, django_assert_max_num_queries):
+    client = client_for(lead)
+    for url in ("/awareness/progress/?by=department", "/awareness/progress/?by=manager",
+                "/awareness/progress/people/"):
+        with django_assert_max_num_queries(12):
+            assert client.get(url).status_code == 200
+    date.today()
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_the_person_page_links_to_their_training_for_those_who_may_see_it(client_for, make_user, org, role):
+    user = make_user(role, person=org["mona"]) if role == Role.MANAGER else make_user(role)
+    response = client_for(user).get(f"/people/{org['Ann'].pk}/")
+    link = f'href="/awareness/people/{org["Ann"].pk}/"' in response.content.decode()
+    if response.status_code == 200:
+        assert link == (role in (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.AUDITOR, Role.EXECUTIVE,
+                                 Role.MANAGER))
+    else:
+        assert not link
