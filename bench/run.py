@@ -1,8 +1,13 @@
 """`make bench`: the large-organisation figures on SQLite and on PostgreSQL.
 
 Each database gets a fresh instance, then each bench (bench/people_bench.py,
-bench/reviews_bench.py) runs against it in its own process (settings are per process). Figures
-are printed, never asserted. `bench/run.py reviews` runs only the benches named.
+bench/reviews_bench.py, bench/awareness_bench.py) runs against it in its own process (settings
+are per process). Figures are printed, never asserted. `bench/run.py reviews` runs only the
+benches named. The awareness bench builds ~1,000,000 assignments: allow ten minutes per database.
+
+BENCH_REUSE=1 keeps a database built by an earlier run (the SQLite file, the PostgreSQL
+database) instead of starting afresh; the awareness bench then skips building its data and the
+runs that change it, and times the pages only. BENCH_DB=sqlite or postgres benches one database.
 """
 
 import os
@@ -13,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bastion_bench"
+REUSE = os.environ.get("BENCH_REUSE") == "1"
 BENCHES = ["people", "reviews", "awareness"]
 
 
@@ -20,8 +26,10 @@ def fresh_postgres() -> str:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DB]).fetchone()
+        if not (REUSE and exists):
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/{PG_DB}"
 
@@ -29,6 +37,8 @@ def fresh_postgres() -> str:
 def fresh_sqlite() -> str:
     path = ROOT / "var" / "bench" / "bench.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if REUSE and path.exists():
+        return f"sqlite:///{path}"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
@@ -40,13 +50,15 @@ def main() -> int:
     if unknown:
         print(f"unknown bench: {', '.join(sorted(unknown))} (choose from {', '.join(BENCHES)})")
         return 2
-    targets = [("SQLite", fresh_sqlite)]
-    try:
-        targets.append(("PostgreSQL", fresh_postgres))
-        fresh_postgres()
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL not reachable ({exc}); benchmarking SQLite only")
-        targets.pop()
+    only = os.environ.get("BENCH_DB", "")
+    targets = [] if only == "postgres" else [("SQLite", fresh_sqlite)]
+    if only != "sqlite":
+        try:
+            targets.append(("PostgreSQL", fresh_postgres))
+            fresh_postgres()
+        except Exception as exc:  # noqa: BLE001
+            print(f"PostgreSQL not reachable ({exc}); benchmarking SQLite only")
+            targets.pop()
     status = 0
     for name, make_db in targets:
         url = make_db()

@@ -152,3 +152,11 @@ def can_view_training_of(user, person: Person) -> bool:
     if can_view_all_progress(user):
         return True
     return can_view_team_progress(user) and progress_people(user).filter(pk=person.pk).exists()
+
+
+def progress_programmes(user, assignments):
+    """The programmes to offer as a progress filter: all of them to those who see all progress,
+    to a manager only those their people are assigned (``assignments`` is their scope)."""
+    if can_view_all_progress(user):
+        return Programme.objects.order_by("name").only("name")
+    return Programme.objects.filter(pk__in=assignments.order_by().values("programme_id")).order_by("name").only("name")

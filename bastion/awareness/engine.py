@@ -178,11 +178,6 @@ def run_assignments(now: datetime | None = None) -> RunResult:
             logger.exception("Assignment run of programme %s failed", programme.pk)
             run = ProgrammeRun(programme.pk, programme.name, problem=f"The run failed and will be retried: {exc}")
         result.programmes.append(run)
-    created = {p.name: p.created for p in result.programmes if p.total}
-    if created or result.cancelled:
-        record("awareness.assignments_run", actor_label="bastion worker", object_type="awareness.programme",
-               object_repr="Assignment run", after={"created": created, "cancelled": result.cancelled,
-                                                    "emailed": result.emailed})
     return result
 
 
@@ -195,11 +190,15 @@ def cancel_leavers(now: datetime) -> int:
         for start in range(0, len(ids), BATCH):
             batch = ids[start:start + BATCH]
             Assignment.objects.filter(pk__in=batch, status__in=OPEN_STATUSES).update(
-                status=AssignmentStatus.CANCELLED, cancelled_reason=LEAVER_REASON)
+                status=AssignmentStatus.CANCELLED, cancelled_reason=LEAVER_REASON, changed_at=now)
             AssignmentEvent.objects.bulk_create(
                 [AssignmentEvent(assignment_id=pk, kind=EventKind.CANCELLED, stage="leaver", at=now,
                                  detail={"reason": LEAVER_REASON}) for pk in batch],
                 ignore_conflicts=True)
+        if ids:
+            # In the same transaction: if the run dies, neither the cancellations nor their record stay.
+            record("awareness.leavers_cancelled", actor_label="bastion worker", object_type="awareness.assignment",
+                   object_repr="Leavers' open training", after={"cancelled": len(ids), "reason": LEAVER_REASON})
         return len(ids)
 
 
@@ -253,7 +252,7 @@ def _run_programme(programme: Programme, now: datetime, today: date) -> Programm
             superseded = [p.person_id for p in batch if p.person_id in current]
             if superseded:
                 Assignment.objects.filter(programme=programme, current=True, person_id__in=superseded).update(
-                    current=False)
+                    current=False, changed_at=now)
             created = Assignment.objects.bulk_create([
                 Assignment(person_id=p.person_id, programme=programme, version=version, reason=p.reason,
                            cycle_key=p.cycle_key, assigned_at=now, due_on=p.due_on, department=p.department,
@@ -263,4 +262,7 @@ def _run_programme(programme: Programme, now: datetime, today: date) -> Programm
             run.emailed += notify.queue_training_assigned(created, course_title=version.title, now=now)
         for p in planned:
             run.created[p.reason] = run.created.get(p.reason, 0) + 1
+        if planned:
+            record("awareness.assigned", actor_label="bastion worker", obj=programme, after={
+                "version": version.number, "created": run.created, "emailed": run.emailed})
     return run

@@ -136,15 +136,12 @@ def send_reminders(programme: Programme, now: datetime, today: date, result: Fol
                 "days_late": (today - due_on).days, "days_left": (due_on - today).days, "programme": programme,
                 "link": settings.BASE_URL + training_link_path(person_id, now=now)}))
         queue_emails(emails)
-
-    reminded: list[str] = []
-    for start in range(0, len(due), BATCH):
-        claimed = _claim([event for event, _ in due[start:start + BATCH]], send)
-        reminded.extend(by_event[id(event)][3] for event in claimed)
-    if reminded:
-        result.reminders += len(reminded)
+        # In the claim's transaction: the reminders, their emails and their record stand or fall together.
         record("awareness.reminded", actor_label="bastion worker", obj=programme,
-               after={"reminders": len(reminded), "people": reminded})
+               after={"reminders": len(events), "people": [email for email, _, _ in emails]})
+
+    for start in range(0, len(due), BATCH):
+        result.reminders += len(_claim([event for event, _ in due[start:start + BATCH]], send))
 
 
 def escalate(programme: Programme, now: datetime, today: date, result: FollowupResult) -> None:
@@ -175,6 +172,7 @@ def escalate(programme: Programme, now: datetime, today: date, result: FollowupR
             if shown:
                 queue_emails([(people[0][5], "training_escalation", {"first_name": people[0][6], "people": shown,
                                                                       "programme": programme})])
+                _record_escalations(programme, [(people[0][5], [s["name"] for s in shown])])
 
         claimed = _claim(events_for(people), send)
         if claimed:
@@ -200,15 +198,20 @@ def escalate(programme: Programme, now: datetime, today: date, result: FollowupR
                 queue_emails([(people[0][5], "training_escalation", {
                     "first_name": people[0][6], "people": listed(people, {r[0] for r in people}),
                     "programme": programme}) for people in group])
+                _record_escalations(programme, [(people[0][5], [f"{r[2]} {r[3]}" for r in people]) for people in group])
         except IntegrityError:
             for people in group:
                 escalate_one(people)
         else:
             result.escalated += sum(len(people) for people in group)
             result.managers_emailed += len(group)
-    if rows:
-        record("awareness.escalated", actor_label="bastion worker", obj=programme,
-               after={"managers": len(by_manager), "assignments": len(rows)})
+
+
+def _record_escalations(programme: Programme, told: list[tuple[str, list[str]]]) -> None:
+    """The audit entry of escalations, written in the transaction that claims them."""
+    record("awareness.escalated", actor_label="bastion worker", obj=programme, after={
+        "managers": len(told), "assignments": sum(len(names) for _, names in told),
+        "told": {manager: names for manager, names in told}})
 
 
 def apply_consequences(programme: Programme, now: datetime, today: date, result: FollowupResult) -> None:
@@ -258,6 +261,10 @@ def award_incentives(programme: Programme, now: datetime, result: FollowupResult
     by_id = {row[0]: row for row in rows}
 
     def send(claimed: list[AssignmentEvent]) -> None:
+        record("awareness.incentive_awarded", actor_label="bastion worker", obj=programme, after={
+            "points": programme.incentive_points, "recognition": programme.incentive_recognition,
+            "prize_draw": programme.incentive_prize_draw,
+            "people": [by_id[e.assignment_id][2] for e in claimed]})
         if not programme.incentive_recognition:
             return
         totals = points_by_person([by_id[e.assignment_id][1] for e in claimed])

@@ -308,6 +308,8 @@ class Assignment(models.Model):
     title = models.CharField(max_length=150, blank=True)
     # Whether this is the person's latest assignment of the programme (progress counts these).
     current = models.BooleanField(default=True)
+    # When anything progress counts last changed (status, current): progress caches by its maximum.
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -318,6 +320,12 @@ class Assignment(models.Model):
             models.Index(fields=["status", "due_on"]),
             models.Index(fields=["programme", "current", "status"]),
             models.Index(fields=["person", "programme", "current"]),
+            # The people list (current ones by due date) and the API's order and deep offsets.
+            models.Index(fields=["current", "due_on", "id"]),
+            models.Index(fields=["due_on", "id"]),
+            # Open ones by due date (API ?status=open / ?overdue=true) without walking old completions.
+            models.Index(fields=["due_on", "id"], condition=Q(status__in=["assigned", "in_progress"]),
+                         name="assignment_open_due"),
         ]
 
     def __str__(self) -> str:
@@ -333,6 +341,7 @@ class Assignment(models.Model):
         self.completed_at = now
         self.on_time = timezone.localdate(now) <= self.due_on
         self.score = max(score, self.score or 0)
+        self.changed_at = now
 
     def days_overdue(self, today=None) -> int:
         today = today or timezone.localdate()

@@ -170,7 +170,8 @@ def do_complete_lesson(*, learner: Learner, assignment: Assignment, lesson: Less
         fields.append("started_at")
     if assignment.status == AssignmentStatus.ASSIGNED:
         assignment.status = AssignmentStatus.IN_PROGRESS
-        fields.append("status")
+        assignment.changed_at = timezone.now()
+        fields += ["status", "changed_at"]
     assignment.save(update_fields=fields)
     _audit("training.lesson_done", learner, assignment, request,
            {"lesson": lesson.position, "title": lesson.title, "status": assignment.status})
@@ -205,7 +206,8 @@ def do_start_attempt(*, learner: Learner, assignment: Assignment, request=None,
         fields.append("started_at")
     if assignment.status == AssignmentStatus.ASSIGNED:
         assignment.status = AssignmentStatus.IN_PROGRESS
-        fields.append("status")
+        assignment.changed_at = timezone.now()
+        fields += ["status", "changed_at"]
     if fields:
         assignment.save(update_fields=fields)
     _audit("training.quiz_started", learner, assignment, request, {"attempt": attempt.number})
@@ -239,7 +241,8 @@ def do_submit_attempt(*, learner: Learner, assignment: Assignment, attempt: Atte
         assignment.complete(score=attempt.score, now=now)
     elif version.max_attempts is not None and assignment.attempts_used >= version.max_attempts:
         assignment.status = AssignmentStatus.FAILED
-    assignment.save(update_fields=["attempts_used", "score", "status", "completed_at", "on_time"])
+    assignment.changed_at = now
+    assignment.save(update_fields=["attempts_used", "score", "status", "completed_at", "on_time", "changed_at"])
     _audit("training.quiz_submitted", learner, assignment, request, {
         "attempt": attempt.number, "score": attempt.score, "pass_mark": version.pass_mark,
         "passed": attempt.passed, "status": assignment.status})

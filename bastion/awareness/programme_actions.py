@@ -99,7 +99,8 @@ def assign_remedial(person: Person, programme: Programme, source_key: str, actin
             if Assignment.objects.filter(person=person, programme=programme, current=True,
                                          status__in=OPEN_STATUSES).exists():
                 return None
-            Assignment.objects.filter(person=person, programme=programme, current=True).update(current=False)
+            Assignment.objects.filter(person=person, programme=programme, current=True).update(
+                current=False, changed_at=timezone.now())
             assignment = Assignment.objects.create(
                 person=person, programme=programme, version=version, reason=AssignmentReason.REMEDIAL,
                 cycle_key=key, assigned_at=now, due_on=timezone.localdate(now) + timedelta(days=programme.due_days),

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
+from bastion.lib.http import MAX_ID, parse_id
 from bastion.people.models import Person
 
 from . import access, programme_actions
@@ -279,7 +280,7 @@ class AssignmentFilters(Schema):
     person: str | None = Field(None, max_length=254, description="A person's id or email")
     status: Literal["assigned", "in_progress", "completed", "failed", "cancelled", "open"] | None = Field(
         None, description="A status, or `open` for assigned or in progress")
-    programme: int | None = Field(None, description="A programme's id")
+    programme: int | None = Field(None, ge=1, le=MAX_ID, description="A programme's id")
     reason: Literal[tuple(AssignmentReason.values)] | None = None  # type: ignore[valid-type]
     overdue: bool | None = Field(None, description="true: open and past the due date; false: not overdue")
     current: bool | None = Field(None, description="true: each person's latest assignment of the programme")
@@ -293,8 +294,8 @@ def list_assignments(request: HttpRequest, filters: Query[AssignmentFilters]):
     assignments = access.assignments_visible_to(request.user)
     if filters.person:
         person = filters.person.strip()
-        if person.isdigit():
-            assignments = assignments.filter(person_id=int(person))
+        if person.isascii() and person.isdigit():
+            assignments = assignments.filter(person_id=parse_id(person) or 0)
         else:
             # Emails are kept in lower case: the unique index finds them; any other spelling is
             # still found, by a scan.

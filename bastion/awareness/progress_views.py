@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from bastion.lib.http import render_region
+from bastion.lib.http import parse_id, render_region
 from bastion.lib.paging import DeferredJoin
 
 from . import access, followup, progress
@@ -44,10 +44,10 @@ def _scope(request: HttpRequest):
         team = list(access.progress_people(request.user).values_list("pk", flat=True)[:TEAM_BY_ID + 1])
         if len(team) <= TEAM_BY_ID:
             assignments = Assignment.objects.filter(person_id__in=team)
-    programmes = Programme.objects.order_by("name").only("name")
+    programmes = access.progress_programmes(request.user, assignments)
     chosen = request.GET.get("programme", "")
-    if chosen.isdigit():
-        assignments = assignments.filter(programme_id=int(chosen))
+    if (programme_id := parse_id(chosen)) is not None:
+        assignments = assignments.filter(programme_id=programme_id)
     return assignments, programmes, chosen
 
 

@@ -41,3 +41,17 @@ def render_region(request: HttpRequest, template: str, region: str, context: dic
     response = render(request, name, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+# The largest id a database integer column holds (PostgreSQL bigint, SQLite integer).
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """A database id typed in a query string or form ("12"), or None for anything else: not
+    digits ("²" is a digit to Python but not a number), negative, or too large to be an id."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None

@@ -94,7 +94,8 @@ def test_running_again_assigns_and_emails_nothing_twice(programme):
     assert Assignment.objects.count() == 5
     assert OutboxMessage.objects.filter(template="training_assigned").count() == 5
     assert AssignmentEvent.objects.filter(kind="assigned", stage="email").count() == 5
-    assert AuditEntry.objects.filter(action="awareness.assignments_run").count() == 1
+    entry = AuditEntry.objects.get(action="awareness.assigned")  # one: the runs after it assigned nothing
+    assert entry.after == {"version": 1, "created": {"initial": 5}, "emailed": 5}
 
 
 def test_yearly_refresher_is_due_exactly_twelve_months_after_completion(programme):
@@ -134,6 +135,7 @@ def test_leavers_open_assignments_are_cancelled_and_they_get_nothing_new(program
     cancelled = Assignment.objects.get(person=leaving)
     assert cancelled.status == AssignmentStatus.CANCELLED and cancelled.cancelled_reason == "Left the organisation"
     assert cancelled.events.filter(kind="cancelled", stage="leaver").exists()
+    assert AuditEntry.objects.get(action="awareness.leavers_cancelled").after["cancelled"] == 1
     assert current(staying, programme).status == AssignmentStatus.ASSIGNED
     assert not Assignment.objects.filter(person__employee_id="E3").exists()
     # Nothing more on the next runs; back in the directory, they are assigned afresh.

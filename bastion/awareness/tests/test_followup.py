@@ -129,6 +129,8 @@ def test_managers_get_one_email_listing_their_overdue_people(
     body = to_mona[0].get_body(("plain",)).get_content()
     assert "- Ann Archer: Acceptable use of company machines, due 1 December 2026 (7 days late)" in body
     assert "Bob Baker" in body and "Cat" not in body
+    told = AuditEntry.objects.get(action="awareness.escalated").after["told"]
+    assert told == {mona.email: ["Ann Archer", "Bob Baker"]}
 
 
 def test_consequence_marks_non_compliant_tells_hr_once_and_can_be_waived_with_a_reason(
@@ -179,6 +181,7 @@ def test_on_time_completion_earns_points_a_thank_you_and_a_draw_entry_once(
     assert followup.points_by_person([keen.pk]) == {keen.pk: 10}
     event = AssignmentEvent.objects.get(kind=EventKind.INCENTIVE)
     assert event.detail == {"recognition": True, "prize_draw": True}
+    assert AuditEntry.objects.get(action="awareness.incentive_awarded").after["people"] == [keen.email]
 
 
 def test_leavers_and_inactive_programmes_get_nothing(programme):

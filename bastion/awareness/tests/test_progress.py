@@ -170,3 +170,20 @@ def test_the_person_page_links_to_their_training_for_those_who_may_see_it(client
                                  Role.MANAGER))
     else:
         assert not link
+
+
+def test_odd_numbers_in_the_query_are_not_errors(client_for, api_for, lead, org):
+    client, api = client_for(lead), api_for(lead)
+    for bad in ("²", "99999999999999999999999", "-1", "1e3"):
+        assert client.get("/awareness/progress/", {"programme": bad}).status_code == 200
+        assert client.get("/awareness/progress/people/", {"programme": bad}).status_code == 200
+        response = api.get("/api/v1/assignments", {"person": bad})
+        assert response.status_code == 200 and response.json()["count"] == 0
+    assert api.get("/api/v1/assignments", {"programme": "99999999999999999999"}).status_code == 422
+
+
+def test_a_manager_is_offered_only_their_peoples_programmes(client_for, make_user, org):
+    other = Programme.objects.create(name="Finance controls", course=org["programme"].course)
+    mona = make_user(Role.MANAGER, email="mona.user@example.com", person=org["mona"])
+    page = client_for(mona).get("/awareness/progress/").content.decode()
+    assert ">Basics</option>" in page and other.name not in page
