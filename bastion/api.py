@@ -57,6 +57,7 @@ def _mount() -> None:
     from bastion.audit.api import router as audit_router
     from bastion.awareness.course_api import courses_router, policies_router
     from bastion.awareness.programme_api import assignments_router, programmes_router
+    from bastion.awareness.progress_api import router as progress_router
     from bastion.people.api import groups_router, people_router
     from bastion.systems.api import router as systems_router
     from bastion.systems.review_api import router as reviews_router
@@ -69,6 +70,7 @@ def _mount() -> None:
     api.add_router("/policies", policies_router, tags=["awareness"])
     api.add_router("/programmes", programmes_router, tags=["awareness"])
     api.add_router("/assignments", assignments_router, tags=["awareness"])
+    api.add_router("/progress", progress_router, tags=["awareness"])
     api.add_router("/audit", audit_router, tags=["audit"])
     api.add_router("/me", accounts_router, tags=["account"])
 

@@ -112,11 +112,21 @@ def progress_people(user):
     raise PermissionDenied
 
 
+# A manager's team is found once (one recursive query), then their assignments by person id: a
+# planner cannot tell how few people a recursive query returns, and would scan every assignment.
+# A team past this size (a manager of most of the company) stays a subquery.
+TEAM_BY_ID = 5000
+
+
 def assignments_visible_to(user):
     """Assignments of the people whose progress the user may follow."""
     if can_view_all_progress(user):
         return Assignment.objects.all()
-    return Assignment.objects.filter(person__in=progress_people(user))
+    people = progress_people(user)
+    team = list(people.order_by().values_list("pk", flat=True)[:TEAM_BY_ID + 1])
+    if len(team) <= TEAM_BY_ID:
+        return Assignment.objects.filter(person_id__in=team)
+    return Assignment.objects.filter(person__in=people)
 
 
 def get_assignment_for_view(user, pk: int) -> Assignment:

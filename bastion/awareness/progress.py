@@ -7,21 +7,35 @@ totals are the sum of its rows (``summed``), not a second pass over the assignme
 - **on-time rate**: completed by the end of the due day ÷ completed;
 - **overdue**: open past the due date;
 - **average score**: of the completed ones (their best try).
+
+The figures are live but not recomputed on every view: each result is cached under the exact
+query it answers, the day, and when the figures last changed (``changed_stamp``: the newest
+assignment change and the newest directory change). Any change makes a new key, so a cached
+figure is never older than the data; an unchanged programme is counted once.
 """
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import cast
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from bastion.people.models import Person, PersonStatus
 
-from .models import OPEN_STATUSES, Assignment, AssignmentStatus
+from .models import OPEN_STATUSES, Assignment, AssignmentStatus, Course, Programme
 
+# Deleting rows does not move the change stamp (nothing in the figures' path deletes
+# assignments or people); an hour bounds how long such a change could go unseen.
+CACHE_SECONDS = 3600
+
+# (key, label) of each grouping; programme and course names are looked up after counting.
 GROUPINGS = {
-    "programme": ("programme_id", "programme__name"),
-    "course": ("version__course_id", "version__course__title"),
+    "programme": ("programme_id", "programme_id"),
+    "course": ("version__course_id", "version__course_id"),
     "department": ("person__department", "person__department"),
     "manager": ("person__manager_id", "person__manager__last_name"),
 }
@@ -117,5 +131,57 @@ def grouped(assignments: QuerySet[Assignment], by: str, today: date | None = Non
         else:
             name = row[label] or ("No department" if by == "department" else "—")
         result.append(_figures(row, row[key], name))
-    result.sort(key=lambda f: (-f.overdue, -(f.assigned - f.completed), f.label))
-    return result
+    result.sort(key=_most_overdue)
+    return _named(result, by)
+
+
+def changed_stamp() -> str:
+    """When anything progress counts last changed: every write to an assignment's status or
+    "current" sets its changed_at, every directory change a person's updated_at. One MAX per
+    query, so each is read from the end of its index."""
+    assignment = Assignment.objects.aggregate(at=Max("changed_at"))["at"]
+    person = Person.objects.aggregate(at=Max("updated_at"))["at"]
+    return f"{assignment.timestamp() if assignment else 0}:{person.timestamp() if person else 0}"
+
+
+def cached[T](queryset: QuerySet, what: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept under the SQL of ``queryset`` (which says whose and which assignments:
+    the user's scope and the filters), ``what`` is computed from it, and the change stamp."""
+    sql, params = queryset.query.sql_with_params()
+    text = f"{sql}|{params!r}|{what}|{changed_stamp()}"
+    key = "progress:" + hashlib.sha256(text.encode()).hexdigest()
+    return cast(T, cache.get_or_set(key, compute, CACHE_SECONDS))
+
+
+def figures(assignments: QuerySet[Assignment], by: str, today: date | None = None) -> tuple[list[Figures], Figures]:
+    """``grouped`` rows and their total, from the cache while nothing has changed. Programme and
+    course names are looked up afresh (a rename does not touch the assignments)."""
+    today = today or timezone.localdate()
+
+    def compute() -> tuple[list[Figures], Figures]:
+        rows = grouped(assignments, by, today)
+        return rows, summed(rows)
+
+    rows, total = cached(counted(assignments), f"grouped:{by}:{today.isoformat()}", compute)
+    return _named(rows, by), total
+
+
+def _named(rows: list[Figures], by: str) -> list[Figures]:
+    """Programme or course rows with their current names, most overdue first."""
+    if by not in ("programme", "course"):
+        return rows
+    names: dict[object, str]
+    if by == "programme":
+        names = dict(Programme.objects.filter(pk__in=[r.key for r in rows]).values_list("pk", "name"))
+    else:
+        names = dict(Course.objects.filter(pk__in=[r.key for r in rows]).values_list("pk", "title"))
+    return sorted((replace(r, label=names.get(r.key, "—")) for r in rows), key=_most_overdue)
+
+
+def count(queryset: QuerySet, today: date) -> int:
+    """The number of rows in a filtered list of assignments, from the cache while nothing changed."""
+    return cached(queryset, f"count:{today.isoformat()}", queryset.count)
+
+
+def _most_overdue(f: Figures) -> tuple:
+    return (-f.overdue, -(f.assigned - f.completed), f.label)

@@ -23,7 +23,6 @@ from . import access, followup, progress
 from .models import OPEN_STATUSES, Assignment, AssignmentEvent, EventKind, Programme
 
 PER_PAGE = 50
-TEAM_BY_ID = 5000
 CHART_ROWS = 12
 
 STATUS_FILTERS = {
@@ -38,12 +37,6 @@ STATUS_FILTERS = {
 def _scope(request: HttpRequest):
     """The assignments the user may follow, narrowed by the programme chosen in the query."""
     assignments = access.assignments_visible_to(request.user)
-    if not access.can_view_all_progress(request.user):
-        # A manager's people are found through a chain of command eight joins deep: walk it once
-        # here, then count and page their assignments by person id (a small team's ids only).
-        team = list(access.progress_people(request.user).values_list("pk", flat=True)[:TEAM_BY_ID + 1])
-        if len(team) <= TEAM_BY_ID:
-            assignments = Assignment.objects.filter(person_id__in=team)
     programmes = access.progress_programmes(request.user, assignments)
     chosen = request.GET.get("programme", "")
     if (programme_id := parse_id(chosen)) is not None:
@@ -58,16 +51,19 @@ def progress_overview(request: HttpRequest) -> HttpResponse:
     by = request.GET.get("by", "department")
     if by not in progress.GROUPINGS:
         by = "department"
-    rows = progress.grouped(assignments, by, today)
+    rows, total = progress.figures(assignments, by, today)
     if request.GET.get("format") == "csv":
         return _figures_csv(rows, by)
+    # A row per manager is thousands of rows in a large organisation: the table is paged, the
+    # chart shows the top few, the CSV has them all.
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     chart: list[dict[str, Any]] = [{"label": r.label, "completion": r.completion or 0.0, "y": 28 + i * 26,
               "width": round(3.2 * (r.completion or 0.0), 1)} for i, r in enumerate(rows[:CHART_ROWS])]
     for bar in chart:
         bar["y_text"] = bar["y"] + 14
         bar["x_value"] = 236 + bar["width"]
     return render_region(request, "awareness/progress_overview.html", "figures", {
-        "total": progress.summed(rows), "rows": rows, "by": by,
+        "total": total, "page_obj": page, "by": by,
         "groupings": [("programme", "Programme"), ("course", "Course"), ("department", "Department"),
                       ("manager", "Manager")],
         "programmes": programmes, "chosen": chosen, "chart": chart, "chart_height": 36 + len(chart) * 26,
@@ -99,7 +95,15 @@ def _cell(value: object) -> str:
 
 class _ById(DeferredJoin):
     """The page's ids from the filters and ordering alone; then those rows, with their person and
-    course, looked up by id and nothing else (the filters have done their work)."""
+    course, looked up by id and nothing else (the filters have done their work). The count is
+    given (from the cache), not counted again."""
+
+    def __init__(self, queryset, count: int | None) -> None:
+        super().__init__(queryset)
+        self.counted = count
+
+    def count(self) -> int:
+        return self.queryset.count() if self.counted is None else self.counted
 
     def __getitem__(self, index: slice) -> list:
         ids = list(self.queryset.values_list("pk", flat=True)[index])
@@ -134,7 +138,9 @@ def progress_people(request: HttpRequest) -> HttpResponse:
     listed = listed.select_related("person", "programme", "version").order_by("due_on", "pk")
     if request.GET.get("format") == "csv":
         return _people_csv(listed, today)
-    page = Paginator(_ById(listed), PER_PAGE).get_page(  # type: ignore[arg-type,var-annotated]
+    # Non-compliance turns on follow-up events, which the change stamp does not cover: counted live.
+    count = None if status == "non_compliant" else progress.count(listed, today)
+    page = Paginator(_ById(listed, count), PER_PAGE).get_page(  # type: ignore[arg-type,var-annotated]
         request.GET.get("page"))
     return render_region(request, "awareness/progress_people.html", "people", {
         "page_obj": page, "programmes": programmes, "chosen": chosen, "status": status, "department": department,
@@ -199,7 +205,7 @@ def awareness_home(request: HttpRequest) -> HttpResponse:
     from .models import Course, Policy
 
     return render(request, "awareness/home.html", {
-        "total": progress.totals(access.assignments_visible_to(request.user)),
+        "total": progress.figures(access.assignments_visible_to(request.user), "programme")[1],
         "programmes": Programme.objects.filter(active=True).count(),
         "courses": Course.objects.filter(archived=False).count(),
         "policies": Policy.objects.count(),

@@ -4,6 +4,7 @@ behind them, one person's record, CSV; a manager sees only their own people."""
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from bastion.accounts.models import Role
@@ -187,3 +188,92 @@ def test_a_manager_is_offered_only_their_peoples_programmes(client_for, make_use
     mona = make_user(Role.MANAGER, email="mona.user@example.com", person=org["mona"])
     page = client_for(mona).get("/awareness/progress/").content.decode()
     assert ">Basics</option>" in page and other.name not in page
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_cached_figures_stay_live(client_for, lead, org, django_assert_max_num_queries):
+    client = client_for(lead)
+    assert "40%</span> completed (2 of 5)" in client.get("/awareness/progress/?by=department").content.decode()
+    # Seen again unchanged: the figures come from the cache (the two change stamps, no count).
+    with django_assert_max_num_queries(8) as seen:
+        page = client.get("/awareness/progress/?by=department").content.decode()
+    assert "40%</span> completed (2 of 5)" in page
+    assert not any("COUNT(" in q["sql"] for q in seen.captured_queries)
+    # Dan completes his course: the next view counts again.
+    dan = Assignment.objects.get(person=org["Dan"])
+    dan.complete(score=100, now=timezone.now())
+    dan.save()
+    page = client.get("/awareness/progress/?by=department").content.decode()
+    assert "60%</span> completed (3 of 5)" in page
+    page = client.get("/awareness/progress/people/?status=completed").content.decode()
+    assert "3 assignments match" in page
+    # So does a change in the directory: Dan leaves, and no longer counts.
+    Person.objects.filter(pk=org["Dan"].pk).update(status=PersonStatus.LEAVER, updated_at=timezone.now())
+    assert "50%</span> completed (2 of 4)" in client.get("/awareness/progress/?by=department").content.decode()
+    assert "2 assignments match" in client.get("/awareness/progress/people/?status=completed").content.decode()
+
+
+def test_a_renamed_programme_shows_its_new_name_at_once(client_for, lead, org):
+    client = client_for(lead)
+    assert ">Basics</a>" in client.get("/awareness/progress/?by=programme").content.decode()
+    Programme.objects.filter(pk=org["programme"].pk).update(name="Security basics")
+    assert ">Security basics</a>" in client.get("/awareness/progress/?by=programme").content.decode()
+
+
+def test_group_rows_are_paged_the_chart_shows_the_top_and_the_csv_has_all(client_for, lead, org,
+                                                                         django_assert_max_num_queries):
+    programme, version = org["programme"], org["programme"].course.latest_published()
+    today = timezone.localdate()
+    for n in range(60):
+        boss = person(f"Boss{n:02d}", "Manager", department="Ops")
+        report = person(f"Rep{n:02d}", "Report", department="Ops", manager=boss)
+        Assignment.objects.create(person=report, programme=programme, version=version,
+                                  reason=AssignmentReason.INITIAL, cycle_key="initial",
+                                  due_on=today - timedelta(days=n + 1))
+    client = client_for(lead)
+    # 60 new managers, Mona, and "No manager": 62 rows.
+    page = client.get("/awareness/progress/?by=manager").content.decode()
+    assert page.count('<td data-label="Manager">') == 50 and "Page 1 of 2 · 62 in all" in page
+    assert page.count("<rect ") == 2 * 12
+    with django_assert_max_num_queries(10):
+        page = client.get("/awareness/progress/?by=manager&page=2").content.decode()
+    assert page.count('<td data-label="Manager">') == 12 and "Page 2 of 2" in page
+    assert 'href="?by=manager&amp;page=1" rel="prev"' in page
+    lines = client.get("/awareness/progress/?by=manager&format=csv").content.decode().splitlines()
+    assert len(lines) == 1 + 62
+
+
+def test_a_manager_sees_three_levels_down_and_a_loop_does_not_hang(client_for, make_user, org):
+    programme, version = org["programme"], org["programme"].course.latest_published()
+    today = timezone.localdate()
+    head = person("Hana", "Head", department="Ops")
+    middle = person("Milo", "Middle", department="Ops", manager=head)
+    lead_ = person("Lena", "Lead", department="Ops", manager=middle)
+    worker = person("Walt", "Worker", department="Ops", manager=lead_)
+    for who in (middle, lead_, worker):
+        Assignment.objects.create(person=who, programme=programme, version=version,
+                                  reason=AssignmentReason.INITIAL, cycle_key="initial",
+                                  due_on=today - timedelta(days=3))
+    hana = make_user(Role.MANAGER, email="hana.user@example.com", person=head)
+    client = client_for(hana)
+    page = client.get("/awareness/progress/people/").content.decode()
+    assert "3 assignments match" in page
+    assert all(name in page for name in ("Milo Middle", "Lena Lead", "Walt Worker"))
+    assert "Ann Ontime" not in page and "Eve Finance" not in page
+    assert "(0 of 3)" in client.get("/awareness/progress/?by=manager").content.decode()
+    assert client.get(f"/awareness/people/{worker.pk}/").status_code == 200
+    assert client.get(f"/awareness/people/{org['Ann'].pk}/").status_code == 404
+    # The directory is wrong: the head reports to the worker. Hana's pages still answer, with her
+    # own chain (and herself, now in it), nobody else.
+    Person.objects.filter(pk=head.pk).update(manager=worker, updated_at=timezone.now())
+    page = client.get("/awareness/progress/people/").content.decode()
+    assert "3 assignments match" in page and "Ann Ontime" not in page
+    assert client.get("/awareness/progress/").status_code == 200
+    assert client.get(f"/awareness/people/{head.pk}/").status_code == 200
+    assert client.get(f"/awareness/people/{org['Ann'].pk}/").status_code == 404
