@@ -214,7 +214,7 @@ def test_employee_completes_a_course_from_the_email_and_the_manager_sees_it(
     row = people.get_by_role("row", name=re.compile("Erin Baker"))
     expect(row.get_by_role("cell").nth(2)).to_contain_text("Safe habits (v1)")
     expect(row.get_by_role("cell").nth(4)).to_have_text("Completed")
-    expect(row.get_by_role("cell").nth(5)).to_have_text("100")
+    expect(row.get_by_role("cell").nth(5)).to_have_text("100%")
     expect(people).not_to_contain_text("Oscar Reed")  # not one of Mona's people
     expect(people).not_to_contain_text("Mona Hart")  # her own training is not her team's
 
@@ -227,7 +227,7 @@ def test_employee_completes_a_course_from_the_email_and_the_manager_sees_it(
     expect(record.get_by_role("cell").nth(1)).to_have_text("Everyone: safe habits")
     expect(record.get_by_role("cell").nth(2)).to_have_text("Programme start")
     expect(record.get_by_role("cell").nth(5)).to_have_text(f"Completed on {today.day} {today:%b %Y} (on time)")
-    expect(record.get_by_role("cell").nth(6)).to_have_text("100")
+    expect(record.get_by_role("cell").nth(6)).to_have_text("100%")
     events = page.get_by_role("table", name="Reminders, escalations, consequences and incentives")
     expect(events.get_by_role("row", name=re.compile("Assigned"))).to_contain_text("Safe habits")
 

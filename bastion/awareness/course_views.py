@@ -7,12 +7,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from bastion.lib.counting import count_of
 from bastion.lib.markdown import render_markdown
 
 from . import access, actions
@@ -22,17 +22,11 @@ from .models import Assignment, Course, CourseImage, CourseVersion, Question
 PER_PAGE = 50
 
 
-def _count_of(queryset, field: str) -> Coalesce:
-    """A correlated COUNT, so that counts do not multiply one another through joins."""
-    counted = queryset.order_by().values(field).annotate(n=Count("*")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
 def versions_with_counts(versions):
     """Versions with how many questions they have and how many assignments use them."""
     return versions.annotate(
-        questions_count=_count_of(Question.objects.filter(version_id=OuterRef("pk")), "version_id"),
-        assignments_count=_count_of(Assignment.objects.filter(version_id=OuterRef("pk")), "version_id"),
+        questions_count=count_of(Question.objects.filter(version_id=OuterRef("pk")), "version_id"),
+        assignments_count=count_of(Assignment.objects.filter(version_id=OuterRef("pk")), "version_id"),
     )
 
 

@@ -335,6 +335,18 @@ class Assignment(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def mark_started(self, now) -> list[str]:
+        """Note that the learner has begun (not saved); returns the fields that changed."""
+        fields = []
+        if self.started_at is None:
+            self.started_at = now
+            fields.append("started_at")
+        if self.status == AssignmentStatus.ASSIGNED:
+            self.status = AssignmentStatus.IN_PROGRESS
+            self.changed_at = now
+            fields += ["status", "changed_at"]
+        return fields
+
     def complete(self, *, score: int, now) -> None:
         """Mark completed (not saved): the one place completion and "on time" are decided."""
         self.status = AssignmentStatus.COMPLETED

@@ -164,15 +164,7 @@ def do_complete_lesson(*, learner: Learner, assignment: Assignment, lesson: Less
         return assignment
     done.append(lesson.pk)
     assignment.lessons_done = done
-    fields = ["lessons_done"]
-    if assignment.started_at is None:
-        assignment.started_at = timezone.now()
-        fields.append("started_at")
-    if assignment.status == AssignmentStatus.ASSIGNED:
-        assignment.status = AssignmentStatus.IN_PROGRESS
-        assignment.changed_at = timezone.now()
-        fields += ["status", "changed_at"]
-    assignment.save(update_fields=fields)
+    assignment.save(update_fields=["lessons_done", *assignment.mark_started(timezone.now())])
     _audit("training.lesson_done", learner, assignment, request,
            {"lesson": lesson.position, "title": lesson.title, "status": assignment.status})
     return assignment
@@ -200,15 +192,7 @@ def do_start_attempt(*, learner: Learner, assignment: Assignment, request=None,
     order = new_order(questions, shuffle=assignment.version.shuffle, rng=rng)
     last = assignment.attempts.order_by("-number").values_list("number", flat=True).first() or 0
     attempt = Attempt.objects.create(assignment=assignment, number=last + 1, order=order)
-    fields = []
-    if assignment.started_at is None:
-        assignment.started_at = timezone.now()
-        fields.append("started_at")
-    if assignment.status == AssignmentStatus.ASSIGNED:
-        assignment.status = AssignmentStatus.IN_PROGRESS
-        assignment.changed_at = timezone.now()
-        fields += ["status", "changed_at"]
-    if fields:
+    if fields := assignment.mark_started(timezone.now()):
         assignment.save(update_fields=fields)
     _audit("training.quiz_started", learner, assignment, request, {"attempt": attempt.number})
     return attempt

@@ -6,12 +6,13 @@ The same access helpers and the same form as the pages: a script and the lead ge
 from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
+
+from bastion.lib.counting import count_of
 
 from . import access, actions
 from .models import CriticalityReview, InvitationStatus, ReviewInvitation, ReviewStatus
@@ -128,19 +129,13 @@ class Message(Schema):
     detail: str
 
 
-def _count_of(queryset, field: str) -> Coalesce:
-    """A correlated COUNT, so that the counts do not multiply one another through joins."""
-    counted = queryset.order_by().values(field).annotate(n=Count("*")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
 def _with_counts(reviews):
     through = CriticalityReview.systems.through
     invitations = ReviewInvitation.objects.filter(review_id=OuterRef("pk"))
     return reviews.annotate(
-        systems_count=_count_of(through.objects.filter(criticalityreview_id=OuterRef("pk")), "criticalityreview_id"),
-        invited=_count_of(invitations, "review_id"),
-        submitted=_count_of(invitations.filter(status=InvitationStatus.SUBMITTED), "review_id"),
+        systems_count=count_of(through.objects.filter(criticalityreview_id=OuterRef("pk")), "criticalityreview_id"),
+        invited=count_of(invitations, "review_id"),
+        submitted=count_of(invitations.filter(status=InvitationStatus.SUBMITTED), "review_id"),
     )
 
 

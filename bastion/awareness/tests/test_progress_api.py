@@ -5,10 +5,8 @@ import pytest
 from bastion.accounts.models import Role
 from conftest import ALL_ROLES
 
-from .test_progress import org  # noqa: F401 - the worked example organisation
 
-
-def test_figures_by_department(api_for, lead, org):  # noqa: F811
+def test_figures_by_department(api_for, lead, org):
     body = api_for(lead).get("/api/v1/progress", {"by": "department"}).json()
     assert body["by"] == "department" and body["count"] == 2
     sales = next(item for item in body["items"] if item["label"] == "Sales")
@@ -17,7 +15,7 @@ def test_figures_by_department(api_for, lead, org):  # noqa: F811
     assert body["total"]["assigned"] == 5 and body["total"]["not_started"] == 2
 
 
-def test_a_manager_gets_their_people_only(api_for, make_user, org):  # noqa: F811
+def test_a_manager_gets_their_people_only(api_for, make_user, org):
     mona = make_user(Role.MANAGER, email="mona.user@example.com", person=org["mona"])
     body = api_for(mona).get("/api/v1/progress").json()
     assert body["total"]["assigned"] == 4 and [i["label"] for i in body["items"]] == ["Sales"]
@@ -25,12 +23,12 @@ def test_a_manager_gets_their_people_only(api_for, make_user, org):  # noqa: F81
 
 @pytest.mark.parametrize("params", [{"by": "nonsense"}, {"programme": "abc"}, {"programme": "0"},
                                     {"limit": "0"}, {"offset": "-1"}])
-def test_bad_parameters_are_422(api_for, lead, org, params):  # noqa: F811
+def test_bad_parameters_are_422(api_for, lead, org, params):
     assert api_for(lead).get("/api/v1/progress", params).status_code == 422
 
 
 @pytest.mark.parametrize("role", ALL_ROLES + [None])
-def test_progress_api_roles(api_for, make_user, org, role):  # noqa: F811
+def test_progress_api_roles(api_for, make_user, org, role):
     response = api_for(make_user(role) if role else None).get("/api/v1/progress")
     if role is None:
         assert response.status_code == 401
