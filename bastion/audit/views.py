@@ -12,6 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
+from bastion.lib.spreadsheet import safe_cell
+
 from . import access
 from .chain import record, verify
 from .forms import AuditFilterForm
@@ -119,14 +121,10 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "audit/verify.html", {"result": result}, status=200)
 
 
-# Spreadsheets run a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet shows as text, never evaluates."""
-    text = "" if value is None else _text(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A CSV cell that a spreadsheet shows as text, never evaluates (values other than text as
+    compact JSON)."""
+    return safe_cell(None if value is None else _text(value))
 
 
 class _Echo:

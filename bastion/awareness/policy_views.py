@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from bastion.lib.markdown import render_markdown
+from bastion.lib.spreadsheet import safe_cell
 from bastion.people.models import Person
 
 from . import access, policy_actions
@@ -21,8 +22,6 @@ from .models import Acknowledgement, PolicyVersion
 
 PER_PAGE = 50
 ACK_FILTERS = [("", "Everyone"), ("yes", "Acknowledged"), ("no", "Not yet")]
-# A cell starting with one of these is read as a formula by spreadsheet programs.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def with_acknowledgement_counts(policies):
@@ -105,11 +104,6 @@ def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 @login_required
 def policy_acknowledgements_csv(request: HttpRequest, pk: int) -> HttpResponse:
     policy = access.get_policy_for_view(request.user, pk)
@@ -123,7 +117,7 @@ def policy_acknowledgements_csv(request: HttpRequest, pk: int) -> HttpResponse:
         "employee_id", "first_name", "last_name", "email", "department", "title")
     for person in people.iterator(chunk_size=2000):
         at = person.acknowledged_at  # type: ignore[attr-defined]
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             person.employee_id, person.email, person.first_name, person.last_name, person.department,
             person.title, policy.slug, current.number if current else "", "yes" if at else "no",
             at.isoformat() if at else "")])

@@ -8,10 +8,9 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
-from bastion.lib.http import MAX_ID, parse_id
+from bastion.lib.http import MAX_ID, form_refusal, parse_id
 from bastion.people.models import Person
 
 from . import access, programme_actions
@@ -173,15 +172,6 @@ def _current(programme: Programme) -> dict[str, Any]:
     return values
 
 
-def _refuse(form: ProgrammeForm) -> ValidationError:
-    """The form's errors in the shape ninja uses for a body that does not validate (422)."""
-    errors: list[dict] = []
-    for name, messages in form.errors.items():
-        loc = ["body", "payload"] if name == "__all__" else ["body", "payload", name]
-        errors.extend({"type": "value_error", "loc": loc, "msg": msg} for msg in messages)
-    return ValidationError(errors)
-
-
 def _counted(pk: int) -> Programme:
     return with_counts(Programme.objects.filter(pk=pk)).select_related("course", "audience").get()
 
@@ -205,7 +195,7 @@ def create_programme(request: HttpRequest, payload: ProgrammeCreate):
     access.require_manager(request.user)
     form = ProgrammeForm(_form_data(_defaults(), payload))
     if not form.is_valid():
-        raise _refuse(form)
+        raise form_refusal(form)
     programme = programme_actions.do_create_programme(acting_user=request.user, request=request,
                                                       fields=form.fields_to_save())
     return Status(201, _counted(programme.pk))
@@ -218,7 +208,7 @@ def update_programme(request: HttpRequest, programme_id: int, payload: Programme
     programme = access.get_programme_for_edit(request.user, programme_id)
     form = ProgrammeForm(_form_data(_current(programme), payload), programme=programme)
     if not form.is_valid():
-        raise _refuse(form)
+        raise form_refusal(form)
     programme_actions.do_update_programme(acting_user=request.user, request=request, programme=programme,
                                           fields=form.fields_to_save(), reason=form.cleaned_data.get("reason", ""))
     return _counted(programme.pk)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from bastion.lib.http import parse_id, render_region
 from bastion.lib.paging import DeferredJoin
+from bastion.lib.spreadsheet import safe_cell
 
 from . import access, followup, progress
 from .models import OPEN_STATUSES, Assignment, AssignmentEvent, EventKind, Programme
@@ -78,19 +79,13 @@ def _figures_csv(rows: list[progress.Figures], by: str) -> HttpResponse:
     writer.writerow([by, "assigned", "completed", "completion %", "on-time %", "overdue", "in progress",
                      "failed", "average score"])
     for r in rows:
-        writer.writerow([_cell(r.label), r.assigned, r.completed, _pct(r.completion), _pct(r.on_time_rate), r.overdue,
+        writer.writerow([safe_cell(r.label), r.assigned, r.completed, _pct(r.completion), _pct(r.on_time_rate), r.overdue,
                          r.in_progress, r.failed, _pct(r.average_score)])
     return response
 
 
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class _ById(DeferredJoin):
@@ -157,8 +152,8 @@ def _people_csv(listed, today: date) -> HttpResponse:
     writer.writerow(["employee_id", "name", "email", "department", "programme", "course", "version", "status",
                      "due_on", "completed_at", "on_time", "score", "days_overdue"])
     for a in listed.iterator(chunk_size=2000):
-        writer.writerow([_cell(a.person.employee_id), _cell(str(a.person)), _cell(a.person.email),
-                         _cell(a.person.department), _cell(a.programme.name), _cell(a.version.title),
+        writer.writerow([safe_cell(a.person.employee_id), safe_cell(str(a.person)), safe_cell(a.person.email),
+                         safe_cell(a.person.department), safe_cell(a.programme.name), safe_cell(a.version.title),
                          a.version.number, a.get_status_display(), a.due_on.isoformat(),
                          a.completed_at.isoformat() if a.completed_at else "",
                          "" if a.on_time is None else ("yes" if a.on_time else "no"),

@@ -55,3 +55,17 @@ def parse_id(value: object) -> int | None:
         return None
     number = int(text)
     return number if number <= MAX_ID else None
+
+
+def form_refusal(form, rename: dict[str, str] | None = None):
+    """A form's errors as the 422 ninja answers for a body that does not validate: each error
+    located at its field (``rename`` maps a form field to its API name), the form-wide ones at
+    the body itself. The API validates with the same form as the page."""
+    from ninja.errors import ValidationError
+
+    rename = rename or {}
+    errors: list[dict] = []
+    for name, messages in form.errors.items():
+        loc = ["body", "payload"] if name == "__all__" else ["body", "payload", rename.get(name, name)]
+        errors.extend({"type": "value_error", "loc": loc, "msg": msg} for msg in messages)
+    return ValidationError(errors)

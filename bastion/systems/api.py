@@ -8,12 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from django import forms
 from django.db.models import Count
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
 from pydantic import ConfigDict
+
+from bastion.lib.http import form_refusal
 
 from . import access, actions, review_history
 from .forms import MAX_DEPENDENCIES, SystemForm
@@ -157,15 +157,6 @@ def _form_data(values: dict) -> dict:
     return {k: v for k, v in data.items() if v is not False}
 
 
-def _refuse(form: forms.Form) -> ValidationError:
-    """The form's errors in the shape ninja uses for a body that does not validate (422)."""
-    errors: list[dict] = []
-    for name, messages in form.errors.items():
-        loc = ["body", "payload"] if name == "__all__" else ["body", "payload", _API_NAME.get(name, name)]
-        errors.extend({"type": "value_error", "loc": loc, "msg": msg} for msg in messages)
-    return ValidationError(errors)
-
-
 def _detail(system: BusinessSystem) -> BusinessSystem:
     system.dependencies_list = list(system.dependencies.order_by("name").only("pk", "name"))  # type: ignore[attr-defined]
     system.dependents_list = list(system.dependents.order_by("name").only("pk", "name"))  # type: ignore[attr-defined]
@@ -193,7 +184,7 @@ def create_system(request: HttpRequest, payload: SystemCreate):
     access.require_systems_editor(request.user)
     form = SystemForm(_form_data(payload.model_dump()))
     if not form.is_valid():
-        raise _refuse(form)
+        raise form_refusal(form, _API_NAME)
     system = actions.do_create_system(acting_user=request.user, request=request,
                                       dependencies=form.cleaned_data["dependencies"], **form.system_fields())
     return Status(201, _detail(system))
@@ -210,7 +201,7 @@ def update_system(request: HttpRequest, system_id: int, payload: SystemPatch):
     data.update(sent)
     form = SystemForm(data, system=system)
     if not form.is_valid():
-        raise _refuse(form)
+        raise form_refusal(form, _API_NAME)
     actions.do_update_system(acting_user=request.user, system=system, request=request,
                              dependencies=form.cleaned_data["dependencies"], **form.system_fields())
     return _detail(system)

@@ -13,6 +13,7 @@ from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
 from bastion.lib.counting import count_of
+from bastion.lib.http import form_refusal
 
 from . import access, actions
 from .models import CriticalityReview, InvitationStatus, ReviewInvitation, ReviewStatus
@@ -143,15 +144,6 @@ def _counted(review_id: int) -> CriticalityReview:
     return _with_counts(CriticalityReview.objects.filter(pk=review_id)).get()
 
 
-def _refuse(form: ReviewForm) -> ValidationError:
-    """The form's errors in the shape ninja uses for a body that does not validate (422)."""
-    errors: list[dict] = []
-    for name, messages in form.errors.items():
-        loc = ["body", "payload"] if name == "__all__" else ["body", "payload", name]
-        errors.extend({"type": "value_error", "loc": loc, "msg": msg} for msg in messages)
-    return ValidationError(errors)
-
-
 @router.get("", response=ReviewPage, summary="List criticality reviews")
 def list_reviews(request: HttpRequest, page: Query[PageParams]):
     """Newest first."""
@@ -182,7 +174,7 @@ def create_review(request: HttpRequest, payload: ReviewCreate):
         data.update({f"tier_{n}_from": str(t) for n, t in enumerate(payload.tier_thresholds, start=1)})
     form = ReviewForm(data)
     if not form.is_valid():
-        raise _refuse(form)
+        raise form_refusal(form)
     cleaned = form.cleaned_data
     leader_systems = _leader_systems(payload.leader_systems, cleaned["leaders"], cleaned["systems"])
     review = actions.do_create_review(

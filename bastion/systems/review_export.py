@@ -5,25 +5,13 @@ import csv
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
+from bastion.lib.spreadsheet import safe_cell
+
 from . import access
 from .models import ReviewStatus
 
 HEADER = ["rank", "system_id", "system", "score", "raters", "spread", "tier", "effective_tier", "raised_reason",
           "tolerable_downtime_hours", "rto_gap", "warranted_share", "actual_share"]
-
-# A cell starting with one of these is read as a formula by spreadsheet programs.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> str:
-    """The value as text, with a leading ' when a spreadsheet would otherwise run it as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
 
 def _number(value: float | None, places: int = 4) -> str | None:
     return None if value is None else f"{value:.{places}f}".rstrip("0").rstrip(".")

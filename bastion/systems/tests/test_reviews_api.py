@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from bastion.accounts.models import Role
 from bastion.audit.models import AuditEntry
+from bastion.lib.spreadsheet import safe_cell
 from bastion.systems import actions
 from bastion.systems.models import BusinessSystem, CriticalityReview, ReviewInvitation, ReviewStatus
-from bastion.systems.review_export import safe_cell
 from conftest import ALL_ROLES
 
 from .helpers import DIMENSIONS, add_system
