@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "bastion.people",
     "bastion.systems",
     "bastion.awareness",
+    "bastion.response",
     "bastion.outbox",
     "bastion.jobs",
     "bastion.demo",

@@ -33,6 +33,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from bastion.audit.chain import record
+from bastion.lib.bulk import insert_rows
 from bastion.people.models import Person, PersonStatus
 
 from . import notify
@@ -253,13 +254,15 @@ def _run_programme(programme: Programme, now: datetime, today: date) -> Programm
             if superseded:
                 Assignment.objects.filter(programme=programme, current=True, person_id__in=superseded).update(
                     current=False, changed_at=now)
-            created = Assignment.objects.bulk_create([
-                Assignment(person_id=p.person_id, programme=programme, version=version, reason=p.reason,
-                           cycle_key=p.cycle_key, assigned_at=now, due_on=p.due_on, department=p.department,
-                           title=p.title)
+            ids = insert_rows(Assignment, [
+                {"person_id": p.person_id, "programme_id": programme.pk, "version_id": version.pk,
+                 "reason": p.reason, "cycle_key": p.cycle_key, "assigned_at": now, "due_on": p.due_on,
+                 "department": p.department, "title": p.title, "changed_at": now}
                 for p in batch
-            ], batch_size=1000)
-            run.emailed += notify.queue_training_assigned(created, course_title=version.title, now=now)
+            ], returning=True)
+            run.emailed += notify.queue_training_assigned(
+                [notify.Assigned(pk, p.person_id, p.due_on, p.reason) for pk, p in zip(ids, batch, strict=True)],
+                course_title=version.title, now=now)
         for p in planned:
             run.created[p.reason] = run.created.get(p.reason, 0) + 1
         if planned:

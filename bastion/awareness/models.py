@@ -320,6 +320,8 @@ class Assignment(models.Model):
             models.Index(fields=["status", "due_on"]),
             models.Index(fields=["programme", "current", "status"]),
             models.Index(fields=["person", "programme", "current"]),
+            # A programme's recent completions (the follow-up run's incentives).
+            models.Index(fields=["programme", "status", "completed_at"]),
             # The people list (current ones by due date) and the API's order and deep offsets.
             models.Index(fields=["current", "due_on", "id"]),
             models.Index(fields=["due_on", "id"]),

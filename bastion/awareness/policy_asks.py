@@ -14,11 +14,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from bastion.audit.chain import record
+from bastion.lib.emails import queue_emails
 from bastion.people.models import Person, PersonStatus
 
 from .links import training_link_path
 from .models import Acknowledgement, Policy, PolicyAsk, PolicyVersion
-from .notify import queue_emails
 
 REMIND_AFTER = timedelta(days=7)
 BATCH = 1000

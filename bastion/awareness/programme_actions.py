@@ -105,7 +105,8 @@ def assign_remedial(person: Person, programme: Programme, source_key: str, actin
                 person=person, programme=programme, version=version, reason=AssignmentReason.REMEDIAL,
                 cycle_key=key, assigned_at=now, due_on=timezone.localdate(now) + timedelta(days=programme.due_days),
                 department=person.department, title=person.title)
-            notify.queue_training_assigned([assignment], course_title=version.title, now=now)
+            notify.queue_training_assigned([notify.Assigned(assignment.pk, person.pk, assignment.due_on, assignment.reason)],
+                                           course_title=version.title, now=now)
             record("awareness.remedial_assigned", actor=acting_user,
                    actor_label=None if acting_user else "bastion", obj=assignment,
                    after={"person": person.email, "programme": programme.name, "source": source_key,

@@ -23,8 +23,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from bastion.audit.chain import record
+from bastion.lib.bulk import BATCH_SIZE
 
-from .bulk import BATCH_SIZE, insert_people, refresh_statistics, update_people
+from .bulk import insert_people, refresh_statistics, update_people
 from .models import ImportStatus, PeopleImport, Person, PersonStatus
 
 CANONICAL_COLUMNS = (

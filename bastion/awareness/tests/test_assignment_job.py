@@ -9,7 +9,7 @@ import pytest
 
 from bastion.accounts.models import Role
 from bastion.audit.models import AuditEntry
-from bastion.awareness import notify, programme_actions
+from bastion.awareness import programme_actions
 from bastion.awareness.actions import install_starter_curriculum
 from bastion.awareness.engine import run_assignments
 from bastion.awareness.models import (
@@ -21,6 +21,7 @@ from bastion.awareness.models import (
     ProgrammeChange,
 )
 from bastion.jobs.periodic import discover_jobs
+from bastion.lib import emails
 from bastion.outbox.models import MessageStatus, OutboxMessage
 from bastion.people.models import Group, GroupKind, Person, PersonStatus
 
@@ -268,7 +269,7 @@ def test_a_large_batch_is_left_to_the_outbox_sweep(programme, smtp_server, run_t
                                                    django_capture_on_commit_callbacks):
     from bastion.outbox.tasks import send_due_messages
 
-    monkeypatch.setattr(notify, "PROMPT_SEND_LIMIT", 2)
+    monkeypatch.setattr(emails, "PROMPT_SEND_LIMIT", 2)
     for n in range(3):
         add_person(n)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

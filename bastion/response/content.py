@@ -1,0 +1,455 @@
+"""The incident response plan's content: one JSON document per version, its vocabulary, its
+canonical hash and its validation. Plain Python, no database.
+
+A version's content is a dict::
+
+    {
+      "title": "Incident response plan",
+      "sections": [{"key", "title", "body" (Markdown)}],            # REQUIRED_SECTIONS among them
+      "roles": [{"key", "name", "authority" (Markdown),
+                 "holders": [{"person": <people.Person id>, "deputy": <Person id> | null}]}],
+      "severities": [{"key", "name", "definition", "criteria": [str]}],   # most severe first
+      "incident_types": [{"key", "name", "description",
+                          "playbook": [{"key", "title", "description", "owner_role": <role key>,
+                                        "expected_minutes": int | null, "required": bool}]}],
+      "calendars": [{"key" (jurisdiction, e.g. "US"), "name", "time_zone", "holidays": ["YYYY-MM-DD"]}],
+      "rules": [{"key", "name", "description" (cites its source), "enabled": bool,
+                 "when": {"all": [condition], "any": [condition]},
+                 "recipients": [{"kind": "role", "role": <role key>}
+                                | {"kind": "person", "person": <Person id>}
+                                | {"kind": "external", "name", "contact"}],
+                 "deadline": {"clock", "amount", "unit", "calendar"?, "note"?,
+                              "no_later_than"?: {"clock", "amount", "unit", "calendar"?}},
+                 "channel", "message"}],
+    }
+
+A condition is ``{"fact": <FACTS key>, "op": <one of the fact's ops>, "value": ...}``. Every
+condition in ``all`` must hold, and at least one in ``any`` when ``any`` is not empty.
+
+Keys (of sections, roles, severities, types, steps, rules, calendars) are stable identifiers:
+the diff between two versions matches things by key, and incidents will refer to them.
+"""
+
+import hashlib
+import json
+import re
+import string
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Sections every plan has (others may be added).
+REQUIRED_SECTIONS = {
+    "purpose": "Purpose",
+    "scope": "Scope",
+    "communication": "Communication guidance",
+    "law_enforcement": "Law-enforcement guidance",
+    "deviation_policy": "Deviation policy",
+    "training": "Training requirements",
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact about an incident that a notification rule may test."""
+
+    kind: str  # bool, severity, incident_type, codes, regulated_data, integer
+    ops: tuple[str, ...]
+    help: str
+
+
+REGULATED_DATA_KINDS = ("personal", "special_category", "health", "card", "financial_reporting", "credentials")
+
+# The fixed vocabulary of incident facts. An incident records these; a rule names them.
+FACTS: dict[str, Fact] = {
+    "severity": Fact("severity", ("at_least", "is"),
+                     "The incident's severity, a key of the plan's severity levels (listed most severe first)"),
+    "incident_type": Fact("incident_type", ("in",), "The incident's type, a key of the plan's incident types"),
+    "personal_data": Fact("bool", ("is",), "Personal data is (or may be) involved"),
+    "high_risk_to_individuals": Fact("bool", ("is",),
+                                     "The breach is likely to result in a high risk to people's rights and freedoms"),
+    "jurisdictions": Fact("codes", ("any_of",),
+                          "Jurisdictions affected (ISO 3166 country codes, or EU for the European Union)"),
+    "corporate_liability_possible": Fact("bool", ("is",), "Corporate liability is possible"),
+    "materiality_determined": Fact("bool", ("is",), "The incident has been determined to be material"),
+    "classified_major": Fact("bool", ("is",), "Classified as a major ICT-related incident (DORA)"),
+    "significant_incident": Fact("bool", ("is",), "A significant incident under NIS2 art. 23(3)"),
+    "ransom_demanded": Fact("bool", ("is",), "A ransom or extortion demand was received"),
+    "ransom_paid": Fact("bool", ("is",), "A ransom was paid"),
+    "criminal_activity_suspected": Fact("bool", ("is",), "A crime is suspected (theft, fraud, extortion, sabotage)"),
+    "regulated_data": Fact("regulated_data", ("any_of",),
+                           "Kinds of regulated data involved: " + ", ".join(REGULATED_DATA_KINDS)),
+    "system_tier": Fact("integer", ("at_most", "at_least"),
+                        "The tier of the most critical affected system (1 = crown jewels)"),
+    "individuals_affected": Fact("integer", ("at_least", "at_most"), "How many people's data is affected"),
+}
+
+OP_WORDS = {"at_least": "at least", "at_most": "at most", "is": "is", "in": "is one of", "any_of": "include any of"}
+
+# The named moments a deadline counts from. An incident records when each happened.
+CLOCKS: dict[str, str] = {
+    "detection": "detection",
+    "awareness": "awareness (the organisation became aware)",
+    "declaration": "declaration of the incident",
+    "major_classification": "classification as major",
+    "materiality_determination": "the materiality determination",
+    "liability_flagged": "corporate liability being flagged as possible",
+}
+
+UNITS = {"hours": "hours", "days": "calendar days", "business_days": "business days", "months": "months"}
+CHANNELS = {"email": "email", "phone": "phone", "portal": "regulator's portal", "letter": "letter",
+            "in_person": "in person", "secure_message": "secure message", "filing": "regulatory filing",
+            "press_release": "press release"}
+# What a rule's message may name in {braces}; the incidents issue fills them in.
+MESSAGE_PLACEHOLDERS = ("incident", "severity", "incident_type", "deadline", "summary", "organisation",
+                        "contact")
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_AMOUNT = {"hours": 24 * 366, "days": 366, "business_days": 260, "months": 24}
+
+
+def canonical_json(content: Any) -> str:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(content: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON: what an approval records and is checked against."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def severity_order(content: dict) -> list[str]:
+    return [s["key"] for s in content.get("severities", [])]
+
+
+class ContentError(ValueError):
+    """Content that does not validate; ``messages`` says every problem, in order."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+def check_content(content: Any, *, person_ids: set[int] | None = None) -> None:
+    """Raise ContentError with every problem of ``validate_content``, if any."""
+    problems = validate_content(content, person_ids=person_ids)
+    if problems:
+        raise ContentError(problems)
+
+
+def validate_content(content: Any, *, person_ids: set[int] | None = None) -> list[str]:
+    """Every problem with the content, each a sentence naming where it is; [] if none.
+
+    ``person_ids``: the directory ids that exist (None skips that check)."""
+    v = _Validator(person_ids)
+    v.run(content)
+    return v.problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Validator:
+    def __init__(self, person_ids: set[int] | None) -> None:
+        self.person_ids = person_ids
+        self.problems: list[str] = []
+
+    def add(self, where: str, problem: str) -> None:
+        self.problems.append(f"{where}: {problem}" if where else problem)
+
+    def _list(self, content: dict, name: str, label: str) -> list:
+        value = content.get(name, [])
+        if not isinstance(value, list):
+            self.add(label, "must be a list.")
+            return []
+        bad = [i for i, item in enumerate(value, 1) if not isinstance(item, dict)]
+        if bad:
+            self.add(label, f"item {bad[0]} is not an object.")
+            return []
+        return value
+
+    def _text(self, where: str, item: dict, name: str, *, required: bool = True, limit: int = 200) -> str:
+        value = item.get(name, "")
+        if not isinstance(value, str):
+            self.add(where, f"{name} must be text.")
+            return ""
+        if required and not value.strip():
+            self.add(where, f"{name} is required.")
+        elif len(value) > limit:
+            self.add(where, f"{name} is longer than {limit} characters.")
+        return value
+
+    def _keys(self, items: list[dict], label: str) -> set[str]:
+        seen: set[str] = set()
+        for i, item in enumerate(items, 1):
+            key = item.get("key")
+            if not isinstance(key, str) or not KEY_PATTERN.match(key):
+                self.add(f"{label} {i}", f"key {key!r} must be 1–64 lower-case letters, digits, - or _, "
+                                         "starting with a letter or digit.")
+            elif key in seen:
+                self.add(f"{label} {i}", f"the key {key!r} is used twice.")
+            else:
+                seen.add(key)
+        return seen
+
+    def _person(self, where: str, value: Any) -> None:
+        if not _is_int(value):
+            self.add(where, f"a person is given by their directory id, not {value!r}.")
+        elif self.person_ids is not None and value not in self.person_ids:
+            self.add(where, f"no person with id {value} in the directory.")
+
+    def run(self, content: Any) -> None:
+        if not isinstance(content, dict):
+            self.add("", "The plan's content must be a JSON object.")
+            return
+        known = {"title", "sections", "roles", "severities", "incident_types", "calendars", "rules"}
+        for name in sorted(set(content) - known):
+            self.add("", f"Unknown part {name!r} (the parts are: {', '.join(sorted(known))}).")
+        self._text("Plan", content, "title")
+        self.sections(self._list(content, "sections", "Sections"))
+        roles = self.roles(self._list(content, "roles", "Roles"))
+        severities = self.severities(self._list(content, "severities", "Severity levels"))
+        types = self.incident_types(self._list(content, "incident_types", "Incident types"), roles)
+        calendars = self.calendars(self._list(content, "calendars", "Calendars"))
+        self.rules(self._list(content, "rules", "Notification rules"), roles, severities, types, calendars)
+
+    def sections(self, sections: list[dict]) -> None:
+        keys = self._keys(sections, "Section")
+        for i, section in enumerate(sections, 1):
+            where = f"Section {section.get('key') or i}"
+            self._text(where, section, "title")
+            self._text(where, section, "body", required=False, limit=100_000)
+        for key, title in REQUIRED_SECTIONS.items():
+            if key not in keys:
+                self.add("Sections", f"the section {title!r} (key {key!r}) is missing.")
+
+    def roles(self, roles: list[dict]) -> set[str]:
+        keys = self._keys(roles, "Role")
+        for i, role in enumerate(roles, 1):
+            where = f"Role {role.get('key') or i}"
+            self._text(where, role, "name")
+            self._text(where, role, "authority", required=False, limit=20_000)
+            holders = role.get("holders", [])
+            if not isinstance(holders, list) or not all(isinstance(h, dict) for h in holders):
+                self.add(where, "holders must be a list of {person, deputy}.")
+                continue
+            deputy_of: dict[int, int | None] = {}
+            for n, holder in enumerate(holders, 1):
+                self._person(f"{where}, holder {n}", holder.get("person"))
+                deputy = holder.get("deputy")
+                if deputy is not None:
+                    self._person(f"{where}, holder {n}'s deputy", deputy)
+                if _is_int(holder.get("person")):
+                    if holder["person"] in deputy_of:
+                        self.add(f"{where}, holder {n}", f"person {holder['person']} is listed twice.")
+                    deputy_of[holder["person"]] = deputy if _is_int(deputy) else None
+            cycle = deputy_cycle(deputy_of)
+            if cycle:
+                chain = " → ".join(f"person {p}" for p in [*cycle, cycle[0]])
+                self.add(where, f"the deputies go round in a circle ({chain}): someone in a line of "
+                                "deputies must have no deputy, or a deputy who does not hold the role.")
+        return keys
+
+    def severities(self, severities: list[dict]) -> list[str]:
+        self._keys(severities, "Severity level")
+        if not severities:
+            self.add("Severity levels", "at least one is required.")
+        for i, severity in enumerate(severities, 1):
+            where = f"Severity level {severity.get('key') or i}"
+            self._text(where, severity, "name")
+            self._text(where, severity, "definition", limit=5000)
+            criteria = severity.get("criteria", [])
+            if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
+                self.add(where, "criteria must be a list of sentences.")
+        return [str(s.get("key")) for s in severities]
+
+    def incident_types(self, types: list[dict], roles: set[str]) -> set[str]:
+        keys = self._keys(types, "Incident type")
+        for i, kind in enumerate(types, 1):
+            where = f"Incident type {kind.get('key') or i}"
+            self._text(where, kind, "name")
+            self._text(where, kind, "description", required=False, limit=5000)
+            steps = self._list(kind, "playbook", f"{where}, playbook")
+            self._keys(steps, f"{where}, step")
+            for n, step in enumerate(steps, 1):
+                at = f"{where}, step {n}"
+                self._text(at, step, "title")
+                self._text(at, step, "description", required=False, limit=10_000)
+                if step.get("owner_role") not in roles:
+                    self.add(at, f"the owner role {step.get('owner_role')!r} is not one of the plan's roles.")
+                minutes = step.get("expected_minutes")
+                if minutes is not None and (not _is_int(minutes) or not 0 < minutes <= 60 * 24 * 365):
+                    self.add(at, "expected_minutes must be a whole number of minutes above 0, or null.")
+                if not isinstance(step.get("required", True), bool):
+                    self.add(at, "required must be true or false.")
+        return keys
+
+    def calendars(self, calendars: list[dict]) -> set[str]:
+        self._keys([{**c, "key": str(c.get("key", "")).lower()} for c in calendars], "Calendar")
+        for i, calendar in enumerate(calendars, 1):
+            where = f"Calendar {calendar.get('key') or i}"
+            self._text(where, calendar, "name")
+            try:
+                ZoneInfo(str(calendar.get("time_zone", "")))
+            except (ZoneInfoNotFoundError, ValueError):
+                self.add(where, f"unknown time zone {calendar.get('time_zone')!r} (e.g. America/New_York).")
+            holidays = calendar.get("holidays", [])
+            if not isinstance(holidays, list):
+                self.add(where, "holidays must be a list of dates (YYYY-MM-DD).")
+                continue
+            for day in holidays:
+                try:
+                    date.fromisoformat(str(day))
+                except ValueError:
+                    self.add(where, f"holiday {day!r} is not a date (YYYY-MM-DD).")
+        return {str(c.get("key")) for c in calendars}
+
+    def rules(self, rules: list[dict], roles: set[str], severities: list[str], types: set[str],
+              calendars: set[str]) -> None:
+        self._keys(rules, "Rule")
+        for i, rule in enumerate(rules, 1):
+            where = f"Rule {rule.get('key') or i}"
+            self._text(where, rule, "name")
+            self._text(where, rule, "description", limit=5000)
+            if not isinstance(rule.get("enabled", True), bool):
+                self.add(where, "enabled must be true or false.")
+            self.condition_block(where, rule.get("when"), severities, types)
+            self.recipients(where, rule.get("recipients"), roles)
+            self.deadline(where, rule.get("deadline"), calendars)
+            if rule.get("channel") not in CHANNELS:
+                self.add(where, f"unknown channel {rule.get('channel')!r} (the channels are: {', '.join(CHANNELS)}).")
+            message = self._text(where, rule, "message", limit=10_000)
+            self.placeholders(where, message)
+
+    def condition_block(self, where: str, when: Any, severities: list[str], types: set[str]) -> None:
+        if not isinstance(when, dict) or set(when) - {"all", "any"}:
+            self.add(where, 'the condition must be {"all": [...], "any": [...]}.')
+            return
+        for part in ("all", "any"):
+            conditions = when.get(part, [])
+            if not isinstance(conditions, list):
+                self.add(where, f"{part} must be a list of conditions.")
+                continue
+            for n, condition in enumerate(conditions, 1):
+                self.condition(f"{where}, condition {part} {n}", condition, severities, types)
+
+    def condition(self, where: str, condition: Any, severities: list[str], types: set[str]) -> None:
+        if not isinstance(condition, dict):
+            self.add(where, "a condition is {fact, op, value}.")
+            return
+        name = condition.get("fact")
+        fact = FACTS.get(name) if isinstance(name, str) else None
+        if fact is None:
+            self.add(where, f"unknown fact {name!r} (the facts are: {', '.join(FACTS)}).")
+            return
+        op = condition.get("op")
+        if op not in fact.ops:
+            self.add(where, f"{name} takes the operator {' or '.join(fact.ops)}, not {op!r}.")
+        problem = fact_value_problem(str(name), condition.get("value"), severities, types, in_rule=True)
+        if problem:
+            self.add(where, problem)
+
+    def recipients(self, where: str, recipients: Any, roles: set[str]) -> None:
+        if not isinstance(recipients, list) or not recipients:
+            self.add(where, "name at least one recipient.")
+            return
+        for n, recipient in enumerate(recipients, 1):
+            at = f"{where}, recipient {n}"
+            kind = recipient.get("kind") if isinstance(recipient, dict) else None
+            if kind == "role":
+                if recipient.get("role") not in roles:
+                    self.add(at, f"{recipient.get('role')!r} is not one of the plan's roles.")
+            elif kind == "person":
+                self._person(at, recipient.get("person"))
+            elif kind == "external":
+                self._text(at, recipient, "name")
+                self._text(at, recipient, "contact", required=False, limit=500)
+            else:
+                self.add(at, "a recipient is a plan role, a named person or an external body "
+                             '(kind "role", "person" or "external").')
+
+    def deadline(self, where: str, deadline: Any, calendars: set[str], bound: bool = False) -> None:
+        label = f"{where}, no later than" if bound else where
+        if not isinstance(deadline, dict):
+            self.add(label, "the deadline is missing.")
+            return
+        clock = deadline.get("clock")
+        if not clock:
+            self.add(label, f"the deadline has no clock start (one of: {', '.join(CLOCKS)}).")
+        elif clock not in CLOCKS:
+            self.add(label, f"unknown clock {clock!r} (the clocks are: {', '.join(CLOCKS)}).")
+        unit = deadline.get("unit")
+        if unit not in UNITS:
+            self.add(label, f"unknown unit {unit!r} (the units are: {', '.join(UNITS)}).")
+        amount = deadline.get("amount")
+        limit = MAX_AMOUNT.get(str(unit), max(MAX_AMOUNT.values()))
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= limit:
+            self.add(label, f"the amount must be a whole number from 0 to {limit}.")
+        if unit == "business_days" and deadline.get("calendar") not in calendars:
+            self.add(label, f"business days need a calendar, one of the plan's: {', '.join(sorted(calendars)) or 'none yet'}.")
+        if "note" in deadline and not isinstance(deadline["note"], str):
+            self.add(label, "the note must be text.")
+        if "no_later_than" in deadline:
+            if bound:
+                self.add(label, "a second bound cannot have a bound of its own.")
+            else:
+                self.deadline(where, deadline["no_later_than"], calendars, bound=True)
+
+    def placeholders(self, where: str, message: str) -> None:
+        try:
+            names = [field for _, field, _, _ in string.Formatter().parse(message) if field is not None]
+        except ValueError:
+            self.add(where, "the message has an unmatched { or }; write {{ or }} for a brace.")
+            return
+        unknown = sorted({n for n in names if n not in MESSAGE_PLACEHOLDERS})
+        if unknown:
+            self.add(where, f"the message names {', '.join('{' + n + '}' for n in unknown)}, which is not known "
+                            f"(it may use: {', '.join('{' + n + '}' for n in MESSAGE_PLACEHOLDERS)}).")
+
+
+def deputy_cycle(deputy_of: dict[int, int | None]) -> list[int] | None:
+    """A loop in the line of deputies (person → their deputy, followed while the deputy holds the
+    role too), as the people in it; None if every line ends."""
+    for start in deputy_of:
+        seen: list[int] = []
+        person: int | None = start
+        while person is not None and person in deputy_of:
+            if person in seen:
+                return seen[seen.index(person):]
+            seen.append(person)
+            person = deputy_of[person]
+    return None
+
+
+def fact_value_problem(name: str, value: Any, severities: list[str], types: set[str], *,
+                       in_rule: bool = False) -> str | None:
+    """What is wrong with ``value`` for the fact (in a rule's condition, or an incident's facts)."""
+    kind = FACTS[name].kind
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"{name} is true or false, not {value!r}."
+    if kind == "integer":
+        return None if _is_int(value) and value >= 0 else f"{name} is a whole number, not {value!r}."
+    if kind == "severity":
+        if value not in severities:
+            return f"{value!r} is not one of the plan's severity levels ({', '.join(severities)})."
+        return None
+    values = value if isinstance(value, list) else None
+    if kind == "incident_type" and not in_rule:
+        values = [value] if isinstance(value, str) else None
+    if values is None or not all(isinstance(v, str) for v in values):
+        return f"{name} is a list of {'keys' if kind != 'codes' else 'codes'}, not {value!r}."
+    if kind == "incident_type":
+        unknown = [v for v in values if v not in types]
+        if unknown:
+            return f"not incident types of the plan: {', '.join(unknown)} (the types are: {', '.join(sorted(types))})."
+    if kind == "regulated_data":
+        unknown = [v for v in values if v not in REGULATED_DATA_KINDS]
+        if unknown:
+            return f"unknown kinds of regulated data: {', '.join(unknown)} (the kinds are: {', '.join(REGULATED_DATA_KINDS)})."
+    if kind == "codes":
+        bad = [v for v in values if not re.fullmatch(r"[A-Z]{2}", v)]
+        if bad:
+            return f"jurisdictions are two-letter codes such as US, DE or EU, not {', '.join(map(repr, bad))}."
+    return None
