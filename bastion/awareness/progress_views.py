@@ -110,7 +110,8 @@ class _ById(DeferredJoin):
 def progress_people(request: HttpRequest) -> HttpResponse:
     assignments, programmes, chosen = _scope(request)
     today = timezone.localdate()
-    listed = progress.counted(assignments)
+    team_only = not access.can_view_all_progress(request.user)
+    listed = progress.counted(assignments, team=team_only)
     status = request.GET.get("status", "")
     if status == "overdue":
         listed = listed.filter(status__in=OPEN_STATUSES, due_on__lt=today)
@@ -141,7 +142,7 @@ def progress_people(request: HttpRequest) -> HttpResponse:
         "page_obj": page, "programmes": programmes, "chosen": chosen, "status": status, "department": department,
         "q": q, "statuses": STATUS_FILTERS.items(), "today": today,
         "departments": access.progress_people(request.user).departments(),
-        "team_only": not access.can_view_all_progress(request.user),
+        "team_only": team_only,
     })
 
 
