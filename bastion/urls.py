@@ -22,5 +22,7 @@ urlpatterns = [
     path("training/", include("bastion.awareness.learner_urls")),
     path("audit/", include("bastion.audit.urls")),
     path("outbox/", include("bastion.outbox.urls")),
+    path("plan/", include("bastion.response.urls")),
+    path("plan/", include("bastion.response.pdf_urls")),
     path("api/v1/", api.urls),
 ]

@@ -15,6 +15,7 @@ def navigation(request):
     )
     from bastion.outbox.access import can_view_outbox
     from bastion.people.access import can_list_people, can_view_groups
+    from bastion.response.access import can_view_plan
     from bastion.systems.access import can_view_reviews, can_view_systems
 
     items = [("Home", "/")]
@@ -32,6 +33,8 @@ def navigation(request):
         items.append(("Training progress", "/awareness/progress/"))
     if user.person_id is not None:
         items.append(("My training", "/training/"))
+    if can_view_plan(user):
+        items.append(("Response plan", "/plan/"))
     if can_view_users(user):
         items.append(("Users", "/accounts/users/"))
     if can_view_outbox(user):

@@ -10,6 +10,7 @@ from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
 from bastion.demo.awareness import load_awareness
 from bastion.demo.people import DOMAIN, build_people, save_people
+from bastion.demo.response import load_response_plan
 from bastion.demo.reviews import load_reviews
 from bastion.demo.systems import load_systems
 from bastion.people.bulk import refresh_statistics
@@ -23,6 +24,7 @@ DEMO_USERS = [
     (Role.SECURITY_LEAD, "lead", "CISO"),
     (Role.SECURITY_TEAM, "team", "Security Engineer"),
     (Role.EXECUTIVE, "ceo", "Chief Executive Officer"),
+    (Role.EXECUTIVE, "counsel", "General Counsel"),  # approves the incident response plan with the CEO
     (Role.BUSINESS_LEADER, "sales.vp", "VP Sales"),
     (Role.MANAGER, "manager", "Sales Manager"),
     (Role.EMPLOYEE, "employee", "Account Executive"),
@@ -54,6 +56,7 @@ class Command(BaseCommand):
             # Following up 100,000 people's training queues emails one by one: the large demo
             # leaves that to the worker's first run.
             load_awareness(follow_up=size == "small")
+            load_response_plan(ask_readers=size == "small")
             policy = MfaPolicy.current()
             policy.required_roles = []
             policy.save()
