@@ -22,6 +22,27 @@ class FieldChange:
     before: Any
     after: Any
 
+    @property
+    def before_text(self) -> str:
+        return readable(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return readable(self.after)
+
+
+def readable(value: Any) -> str:
+    """A field's value as a reader would write it: lists comma-separated, mappings as
+    "name: value" pairs, true/false as yes/no (not Python's notation)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(readable(v) for v in value) if any(isinstance(v, dict) for v in value) \
+            else ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {readable(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
 
 @dataclass
 class ItemChange:
