@@ -6,8 +6,9 @@ here; the role rules live here and nowhere else.
   and must read the plan.
 - Executives and the auditor read every version, its approvals and acknowledgements (the
   executives approve, the auditor checks); they change nothing by their role.
-- The named approvers (executives or security leads chosen on the plan) approve or request
-  changes; being named, not the role, is what allows it.
+- The named approvers (executives chosen on the plan) approve or request changes. It takes both:
+  being named, and still being an active executive (someone moved out of senior management
+  keeps no right to approve, and blocks publication until the lead changes the approvers).
 - Everyone else signed in (business leaders, managers, employees) sees the version in force
   only, and acknowledges it for themselves. Drafts and old versions answer "not found".
 - Anonymous visitors see nothing (a reader's signed link is handled by links.py).
@@ -23,6 +24,8 @@ from .models import Plan, PlanVersion, VersionStatus
 _EDITORS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM)
 _ALL_VERSION_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.EXECUTIVE, Role.AUDITOR)
 _SETTINGS_MANAGERS = (Role.SECURITY_LEAD,)
+# Who may be named an approver, and keeps the right to decide: senior management only.
+APPROVER_ROLES = (Role.EXECUTIVE,)
 
 
 def can_view_plan(user) -> bool:
@@ -44,8 +47,10 @@ def can_manage_plan_settings(user) -> bool:
 
 
 def can_decide(user, plan: Plan) -> bool:
-    """A named approver (with an active account)."""
-    return user.is_authenticated and user.is_active and plan.approvers.filter(pk=user.pk).exists()
+    """A named approver who is still an active executive."""
+    return (user.is_authenticated
+            and user.has_role(*APPROVER_ROLES)
+            and plan.approvers.filter(pk=user.pk).exists())
 
 
 def plans_visible_to(user):
@@ -101,6 +106,8 @@ def versions_visible_to(user, plan: Plan):
 
 
 def get_version_for_view(user, plan: Plan, number: int) -> PlanVersion:
+    if not 1 <= number <= 2**31 - 1:  # no such version, and past the column's range (a 500 otherwise)
+        raise Http404
     try:
         return versions_visible_to(user, plan).get(number=number)
     except PlanVersion.DoesNotExist:

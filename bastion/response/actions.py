@@ -6,22 +6,33 @@ approvers) → ``do_decide`` by each approver, stating the version and content h
 published automatically when every approver has approved that exact content (the previous
 version is superseded, required readers are asked to acknowledge) → ``do_acknowledge``.
 
+Who approves: the plan is "approved by the named senior managers", so every named approver is
+an executive (Role.EXECUTIVE) with an active account, and a version is published only when every
+one of them has approved its exact content. The security lead and team, who edit and submit the
+plan, are never approvers, so nobody approves their own work. A named approver who is deactivated
+or loses the executive role cannot decide, and blocks publication (and submission) until the lead
+changes the approvers explicitly; the plan never publishes because an approver went away.
+Changing the approvers withdraws every standing decision on the version being worked on and, if
+it is in review, asks each approver now named again: the new panel approves the version as a
+whole, and the change itself never publishes.
+
 Refusals raise PlanStateError (a ValueError) with a message fit to show; invalid content raises
 content.ContentError with every problem. Nothing is written when either is raised.
 """
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from bastion.accounts.models import Role, User
+from bastion.accounts.models import User
 from bastion.audit.chain import diff, record
 from bastion.lib.emails import queue_email
-from bastion.people.models import Group, Person
+from bastion.people.models import Group, Person, PersonStatus
 
 from . import links
+from .access import APPROVER_ROLES
 from .content import check_content, content_hash
 from .models import (
     Acknowledgement,
@@ -33,9 +44,6 @@ from .models import (
     valid_reader_roles,
 )
 from .starter import starter_content
-
-# Who may be named an approver: senior management, and the security lead.
-APPROVER_ROLES = (Role.EXECUTIVE, Role.SECURITY_LEAD)
 
 
 class PlanStateError(ValueError):
@@ -76,7 +84,12 @@ def install_starter_plan(*, acting_user=None, owner: User | None = None, request
     if existing is not None:
         return existing
     user = acting_user if getattr(acting_user, "is_authenticated", False) else None
-    plan = Plan.objects.create(owner=owner or user)
+    try:
+        with transaction.atomic():
+            # Plan.singleton is unique: of two installs racing, the second fails here.
+            plan = Plan.objects.create(owner=owner or user)
+    except IntegrityError:
+        return Plan.objects.order_by("pk").get()
     version = PlanVersion(plan=plan, number=1, created_by=user,
                           summary_of_changes="The starter plan shipped with Bastion.")
     version.set_content(starter_content())
@@ -91,16 +104,19 @@ def do_update_plan_settings(*, acting_user, plan: Plan, owner: User | None = Non
                             reader_roles: list[str] | None = None, reader_groups: Iterable[Group] | None = None,
                             name: str | None = None, request=None) -> Plan:
     """Change who owns, approves and must read the plan, and how often it is reviewed (only the
-    arguments given). Approvers must be active executives or security leads. Changing the
-    approvers of a version in review publishes it if every approver now named has approved it."""
+    arguments given). Approvers must be active executives. Changing the approvers of a version
+    in review withdraws every standing decision on it and asks each approver now named again;
+    it never publishes the version."""
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
     before = _settings_state(plan)
+    approvers_changed = False
     if approvers is not None:
         approvers = list(approvers)
         wrong = [u.email for u in approvers if not u.has_role(*APPROVER_ROLES)]
         if wrong:
-            raise PlanStateError("Approvers are executives or security leads with an active account; not: "
+            raise PlanStateError("Approvers are executives (senior management) with an active account; not: "
                                  + ", ".join(wrong) + ".")
+        approvers_changed = {u.pk for u in approvers} != set(plan.approvers.values_list("pk", flat=True))
         plan.approvers.set(approvers)
     if reader_groups is not None:
         plan.reader_groups.set(list(reader_groups))
@@ -118,11 +134,42 @@ def do_update_plan_settings(*, acting_user, plan: Plan, owner: User | None = Non
     old, new = diff(before, _settings_state(plan))
     if new:
         record("plan.settings_changed", actor=acting_user, obj=plan, before=old, after=new, request=request)
-    if approvers is not None:
-        working = plan.working_version()
-        if working is not None and working.status == VersionStatus.IN_REVIEW:
-            _publish_if_approved(working, acting_user, request)
+    working = plan.working_version()
+    if approvers_changed and working is not None:
+        # Decisions on the version being worked on were given by another panel: withdrawn, also on
+        # a draft (an approval standing from before a request for changes must not count).
+        withdrawn = _invalidate(working, "The approvers changed: every approver decides again.")
+        if working.status == VersionStatus.IN_REVIEW:
+            asked = _ask_approvers(plan, working, acting_user, plan.approvers.order_by("email"))
+            record("plan.review_restarted", actor=acting_user, obj=plan, request=request,
+                   after={"version": working.number, "decisions_withdrawn": withdrawn, "approvers": asked})
+        elif withdrawn:
+            record("plan.decisions_withdrawn", actor=acting_user, obj=plan, request=request,
+                   after={"version": working.number, "decisions_withdrawn": withdrawn,
+                          "reason": "The approvers changed."})
     return plan
+
+
+def _ask_approvers(plan: Plan, version: PlanVersion, submitted_by, approvers) -> list[str]:
+    """Email each approver a request to review the version; their emails."""
+    emails = []
+    for approver in approvers:
+        queue_email(approver.email, "plan_review_request", {
+            "approver": approver, "plan": plan, "version": version, "submitted_by": submitted_by,
+            "path": links.version_path(version.number)})
+        emails.append(approver.email)
+    return emails
+
+
+def _approvers_who_cannot_decide(plan: Plan) -> list[User]:
+    """Named approvers whose account is deactivated or who are no longer executives."""
+    return [u for u in plan.approvers.order_by("email") if not u.has_role(*APPROVER_ROLES)]
+
+
+def _cannot_decide_message(unable: list[User]) -> str:
+    return (", ".join(u.email for u in unable) + (" is" if len(unable) == 1 else " are")
+            + " named as approver but can no longer approve (account deactivated or no longer an executive): "
+              "the lead must change the approvers before this version can be approved.")
 
 
 def _settings_state(plan: Plan) -> dict:
@@ -187,20 +234,19 @@ def do_submit_for_review(*, acting_user, plan: Plan, request=None) -> PlanVersio
     if version is None or version.status != VersionStatus.DRAFT:
         raise PlanStateError("There is no draft to submit: edit the plan first." if version is None
                              else f"Version {version.number} is already in review.")
-    approvers = list(plan.approvers.filter(is_active=True).order_by("email"))
+    approvers = list(plan.approvers.order_by("email"))
     if not approvers:
         raise PlanStateError("Name the approvers first: nobody could approve this version.")
+    unable = _approvers_who_cannot_decide(plan)
+    if unable:
+        raise PlanStateError(_cannot_decide_message(unable))
     _invalidate(version, "A new review round began.", Decision.CHANGES_REQUESTED)
     version.move_to(VersionStatus.IN_REVIEW)
     version.submitted_by = acting_user
     version.save(update_fields=["status", "submitted_at", "submitted_by"])
     approved = set(version.approvals.standing().filter(decision=Decision.APPROVED, content_hash=version.content_hash)
                    .values_list("approver_id", flat=True))
-    asked = [a for a in approvers if a.pk not in approved]
-    for approver in asked:
-        queue_email(approver.email, "plan_review_request", {
-            "approver": approver, "plan": plan, "version": version, "submitted_by": acting_user,
-            "path": links.version_path(version.number)})
+    _ask_approvers(plan, version, acting_user, [a for a in approvers if a.pk not in approved])
     record("plan.submitted", actor=acting_user, obj=plan, request=request,
            after={**_summary(version), "approvers": [a.email for a in approvers]})
     _publish_if_approved(version, acting_user, request)
@@ -215,7 +261,7 @@ def do_decide(*, acting_user: User, plan: Plan, version_number: int, content_has
     under them). Requesting changes needs a comment and sends the version back to draft; the
     last approval publishes it."""
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
-    if not plan.approvers.filter(pk=acting_user.pk, is_active=True).exists():
+    if not plan.approvers.filter(pk=acting_user.pk, is_active=True, role__in=APPROVER_ROLES).exists():
         raise PlanStateError("Only the plan's named approvers can approve it or request changes.")
     if decision not in Decision.values:
         raise PlanStateError(f"The decision is {' or '.join(Decision.values)}.")
@@ -259,11 +305,14 @@ def _invalidate_own(version: PlanVersion, approver: User) -> str | None:
 
 
 def _publish_if_approved(version: PlanVersion, acting_user, request) -> bool:
+    """Publish the version if every named approver, each still an active executive, has
+    approved its exact content. A named approver who can no longer decide blocks it."""
     plan = version.plan
-    approvers = set(plan.approvers.filter(is_active=True).values_list("pk", flat=True))
+    approvers = set(plan.approvers.values_list("pk", flat=True))
+    able = set(plan.approvers.filter(is_active=True, role__in=APPROVER_ROLES).values_list("pk", flat=True))
     approved = set(version.approvals.standing().filter(decision=Decision.APPROVED, content_hash=version.content_hash)
                    .values_list("approver_id", flat=True))
-    if not approvers or not approvers <= approved:
+    if not approvers or able != approvers or not approvers <= approved:
         return False
     previous = plan.published()
     if previous is not None:
@@ -285,8 +334,12 @@ def _publish_if_approved(version: PlanVersion, acting_user, request) -> bool:
 @transaction.atomic
 def do_acknowledge(*, version: PlanVersion, person: Person, acting_user=None, request=None) -> Acknowledgement:
     """Record that the person has read the version. Only the version in force can be
-    acknowledged; acknowledging it again changes nothing."""
+    acknowledged, by someone still in the directory (not a leaver); acknowledging it again
+    changes nothing (also when two requests race: the second returns the first's record)."""
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
+    if person.status != PersonStatus.ACTIVE:
+        raise PlanStateError(f"{person.first_name} {person.last_name} has left the organisation: only current "
+                             "staff acknowledge the plan.")
     if version.status != VersionStatus.PUBLISHED:
         if version.status == VersionStatus.SUPERSEDED:
             raise PlanStateError(f"Version {version.number} has been replaced; acknowledge the plan in force.")
@@ -295,7 +348,11 @@ def do_acknowledge(*, version: PlanVersion, person: Person, acting_user=None, re
     if existing is not None:
         return existing
     user = acting_user if getattr(acting_user, "is_authenticated", False) else None
-    acknowledgement = Acknowledgement.objects.create(version=version, person=person, user=user)
+    try:
+        with transaction.atomic():
+            acknowledgement = Acknowledgement.objects.create(version=version, person=person, user=user)
+    except IntegrityError:  # a concurrent request acknowledged first
+        return Acknowledgement.objects.get(version=version, person=person)
     record("plan.acknowledged", actor=user, actor_label=None if user else person.email, obj=version.plan,
            request=request, after={"version": version.number, "person": person.email})
     return acknowledgement

@@ -23,7 +23,7 @@ from bastion.lib.http import AuthedRequest
 from bastion.people.models import Group, Person
 
 from . import access, actions
-from .content import ContentError
+from .content import CLOCKS, ContentError
 from .diff import diff_versions
 from .evaluator import EvaluationError, evaluate
 from .models import Acknowledgement, Plan, PlanVersion
@@ -150,8 +150,7 @@ class EvaluateIn(Schema):
 
     facts: dict[str, Any] = Field(default_factory=dict, description="Incident facts (see content.FACTS)")
     clocks: dict[str, datetime | None] = Field(
-        default_factory=dict, description="Clock starts with time zone: detection, awareness, declaration, "
-                                          "major_classification, materiality_determination, liability_flagged")
+        default_factory=dict, description="Clock starts with time zone (see content.CLOCKS): " + ", ".join(CLOCKS))
     version: int | None = Field(None, ge=1, description="A version number; default the version in force")
 
 

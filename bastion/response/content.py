@@ -13,6 +13,9 @@ A version's content is a dict::
                           "playbook": [{"key", "title", "description", "owner_role": <role key>,
                                         "expected_minutes": int | null, "required": bool}]}],
       "calendars": [{"key" (jurisdiction, e.g. "US"), "name", "time_zone", "holidays": ["YYYY-MM-DD"]}],
+      # a deadline's "calendar" is a calendar's key (a string). It is required for business
+      # days; for months it sets the time zone the months are counted in (UTC without one);
+      # hours and days are elapsed time, whatever the calendar.
       "rules": [{"key", "name", "description" (cites its source), "enabled": bool,
                  "when": {"all": [condition], "any": [condition]},
                  "recipients": [{"kind": "role", "role": <role key>}
@@ -28,10 +31,20 @@ condition in ``all`` must hold, and at least one in ``any`` when ``any`` is not 
 
 Keys (of sections, roles, severities, types, steps, rules, calendars) are stable identifiers:
 the diff between two versions matches things by key, and incidents will refer to them.
+
+Only the fields above are accepted, at every level: a field nobody shows would still be hashed
+and approved unseen. Numbers must be finite and text must not contain NUL (neither survives a
+JSON column), and the content has a size limit (MAX_CONTENT_BYTES, MAX_ITEMS).
+
+Jurisdictions are ISO 3166 country codes, plus two tokens: "EU" (any of the EU_MEMBER_STATES)
+and "EEA" (the EU and Iceland, Liechtenstein and Norway, where the GDPR applies too). A rule
+naming "EU" applies to an incident in "DE"; an incident recorded only as "EU" matches a rule
+naming "EU" or "EEA" but not one naming a single country.
 """
 
 import hashlib
 import json
+import math
 import re
 import string
 from dataclasses import dataclass
@@ -59,6 +72,29 @@ class Fact:
     help: str
 
 
+# The European Union's 27 member states (ISO 3166-1 alpha-2; Greece is "GR"), and the EEA
+# (the EU plus Iceland, Liechtenstein and Norway). The one list of them.
+EU_MEMBER_STATES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+})
+EEA_STATES = EU_MEMBER_STATES | {"IS", "LI", "NO"}
+# What a jurisdiction token in a rule stands for, besides itself.
+JURISDICTION_GROUPS: dict[str, frozenset[str]] = {
+    "EU": EU_MEMBER_STATES,
+    "EEA": EEA_STATES | {"EU"},
+}
+
+
+def jurisdictions_covered(codes: list[str]) -> set[str]:
+    """The codes a rule's list of jurisdictions covers: each code, and for "EU" or "EEA" every
+    member state (and "EU" for "EEA")."""
+    covered = set(codes)
+    for code in codes:
+        covered |= JURISDICTION_GROUPS.get(code, frozenset())
+    return covered
+
+
 REGULATED_DATA_KINDS = ("personal", "special_category", "health", "card", "financial_reporting", "credentials")
 
 # The fixed vocabulary of incident facts. An incident records these; a rule names them.
@@ -70,7 +106,8 @@ FACTS: dict[str, Fact] = {
     "high_risk_to_individuals": Fact("bool", ("is",),
                                      "The breach is likely to result in a high risk to people's rights and freedoms"),
     "jurisdictions": Fact("codes", ("any_of",),
-                          "Jurisdictions affected (ISO 3166 country codes, or EU for the European Union)"),
+                          "Jurisdictions affected (ISO 3166 country codes; in a rule, EU stands for every EU member "
+                          "state and EEA for the EU, Iceland, Liechtenstein and Norway)"),
     "corporate_liability_possible": Fact("bool", ("is",), "Corporate liability is possible"),
     "materiality_determined": Fact("bool", ("is",), "The incident has been determined to be material"),
     "classified_major": Fact("bool", ("is",), "Classified as a major ICT-related incident (DORA)"),
@@ -95,6 +132,7 @@ CLOCKS: dict[str, str] = {
     "major_classification": "classification as major",
     "materiality_determination": "the materiality determination",
     "liability_flagged": "corporate liability being flagged as possible",
+    "ransom_payment": "the payment of a ransom",
 }
 
 UNITS = {"hours": "hours", "days": "calendar days", "business_days": "business days", "months": "months"}
@@ -107,6 +145,34 @@ MESSAGE_PLACEHOLDERS = ("incident", "severity", "incident_type", "deadline", "su
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_AMOUNT = {"hours": 24 * 366, "days": 366, "business_days": 260, "months": 24}
+
+# Size limits: the canonical JSON, and how many of each thing (a plan far past these is a
+# mistake or an attack, and every page and the PDF render all of it).
+MAX_CONTENT_BYTES = 1_000_000
+MAX_ITEMS = {"sections": 100, "roles": 100, "severities": 20, "incident_types": 100, "calendars": 50,
+             "rules": 200, "playbook": 200, "holders": 50, "holidays": 1000, "recipients": 50,
+             "conditions": 50, "criteria": 50, "codes": 300}
+
+# The fields each kind of item has (content is refused if an item has any other).
+FIELDS = {
+    "plan": {"title", "sections", "roles", "severities", "incident_types", "calendars", "rules"},
+    "section": {"key", "title", "body"},
+    "role": {"key", "name", "authority", "holders"},
+    "holder": {"person", "deputy"},
+    "severity": {"key", "name", "definition", "criteria"},
+    "incident_type": {"key", "name", "description", "playbook"},
+    "step": {"key", "title", "description", "owner_role", "expected_minutes", "required"},
+    "calendar": {"key", "name", "time_zone", "holidays"},
+    "rule": {"key", "name", "description", "enabled", "when", "recipients", "deadline", "channel", "message"},
+    "when": {"all", "any"},
+    "condition": {"fact", "op", "value"},
+    "role_recipient": {"kind", "role"},
+    "person_recipient": {"kind", "person"},
+    "external_recipient": {"kind", "name", "contact"},
+    "deadline": {"clock", "amount", "unit", "calendar", "note", "no_later_than"},
+    "bound": {"clock", "amount", "unit", "calendar"},
+}
+HOLIDAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def canonical_json(content: Any) -> str:
@@ -151,6 +217,34 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_name(value: Any, names: Any) -> bool:
+    """``value`` is a string among ``names`` (a list or dict in the content would make ``in``
+    raise TypeError against a set or dict)."""
+    return isinstance(value, str) and value in names
+
+
+def storage_problems(content: Any) -> list[str]:
+    """What no JSON column stores, anywhere in the content: numbers that are not finite (NaN,
+    Infinity), text or keys containing NUL, keys that are not text. Walked without recursion."""
+    problems: list[str] = []
+    stack: list[tuple[str, Any]] = [("the plan", content)]
+    while stack and len(problems) < 10:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where}: numbers must be finite (not NaN or Infinity).")
+        elif isinstance(value, str) and "\x00" in value:
+            problems.append(f"{where}: text must not contain the NUL character (\\u0000).")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or "\x00" in key:
+                    problems.append(f"{where}: field names must be text without the NUL character.")
+                    continue
+                stack.append((f"{where} › {key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{where} › item {n}", item) for n, item in enumerate(value, 1))
+    return problems
+
+
 class _Validator:
     def __init__(self, person_ids: set[int] | None) -> None:
         self.person_ids = person_ids
@@ -159,16 +253,36 @@ class _Validator:
     def add(self, where: str, problem: str) -> None:
         self.problems.append(f"{where}: {problem}" if where else problem)
 
-    def _list(self, content: dict, name: str, label: str) -> list:
+    def _list(self, content: dict, name: str, label: str, kind: str | None = None, item: str = "",
+              by_key: bool = True) -> list:
         value = content.get(name, [])
         if not isinstance(value, list):
             self.add(label, "must be a list.")
+            return []
+        if not self._count(label, value, name):
             return []
         bad = [i for i, item in enumerate(value, 1) if not isinstance(item, dict)]
         if bad:
             self.add(label, f"item {bad[0]} is not an object.")
             return []
+        if kind is not None:  # named as the other problems name the item: "Rule gdpr-33", "…, step 2"
+            for i, entry in enumerate(value, 1):
+                self._fields(f"{item} {(by_key and entry.get('key')) or i}", entry, kind)
         return value
+
+    def _count(self, label: str, items: list, limit_name: str) -> bool:
+        """False (and a problem) if there are more items than MAX_ITEMS allows."""
+        limit = MAX_ITEMS.get(limit_name)
+        if limit is not None and len(items) > limit:
+            self.add(label, f"there are {len(items)}; at most {limit} are allowed.")
+            return False
+        return True
+
+    def _fields(self, where: str, item: dict, kind: str) -> None:
+        unknown = sorted(str(k) for k in set(item) - FIELDS[kind])
+        if unknown:
+            self.add(where, f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                            f"(the fields are: {', '.join(sorted(FIELDS[kind]))}).")
 
     def _text(self, where: str, item: dict, name: str, *, required: bool = True, limit: int = 200) -> str:
         value = item.get(name, "")
@@ -204,16 +318,30 @@ class _Validator:
         if not isinstance(content, dict):
             self.add("", "The plan's content must be a JSON object.")
             return
-        known = {"title", "sections", "roles", "severities", "incident_types", "calendars", "rules"}
-        for name in sorted(set(content) - known):
+        stored = storage_problems(content)
+        if stored:
+            self.problems.extend(stored)
+            return
+        try:
+            size = len(canonical_json(content).encode())
+        except (ValueError, TypeError, RecursionError):
+            self.add("", "The plan's content is not plain JSON (or is nested too deeply).")
+            return
+        if size > MAX_CONTENT_BYTES:
+            self.add("", f"The plan is too large ({size:,} bytes; at most {MAX_CONTENT_BYTES:,} are allowed).")
+            return
+        known = FIELDS["plan"]
+        for name in sorted(str(k) for k in set(content) - known):
             self.add("", f"Unknown part {name!r} (the parts are: {', '.join(sorted(known))}).")
         self._text("Plan", content, "title")
-        self.sections(self._list(content, "sections", "Sections"))
-        roles = self.roles(self._list(content, "roles", "Roles"))
-        severities = self.severities(self._list(content, "severities", "Severity levels"))
-        types = self.incident_types(self._list(content, "incident_types", "Incident types"), roles)
-        calendars = self.calendars(self._list(content, "calendars", "Calendars"))
-        self.rules(self._list(content, "rules", "Notification rules"), roles, severities, types, calendars)
+        self.sections(self._list(content, "sections", "Sections", "section", "Section"))
+        roles = self.roles(self._list(content, "roles", "Roles", "role", "Role"))
+        severities = self.severities(self._list(content, "severities", "Severity levels", "severity", "Severity level"))
+        types = self.incident_types(self._list(content, "incident_types", "Incident types", "incident_type",
+                                               "Incident type"), roles)
+        calendars = self.calendars(self._list(content, "calendars", "Calendars", "calendar", "Calendar"))
+        self.rules(self._list(content, "rules", "Notification rules", "rule", "Rule"), roles, severities, types,
+                   calendars)
 
     def sections(self, sections: list[dict]) -> None:
         keys = self._keys(sections, "Section")
@@ -235,8 +363,11 @@ class _Validator:
             if not isinstance(holders, list) or not all(isinstance(h, dict) for h in holders):
                 self.add(where, "holders must be a list of {person, deputy}.")
                 continue
+            if not self._count(f"{where}, holders", holders, "holders"):
+                continue
             deputy_of: dict[int, int | None] = {}
             for n, holder in enumerate(holders, 1):
+                self._fields(f"{where}, holder {n}", holder, "holder")
                 self._person(f"{where}, holder {n}", holder.get("person"))
                 deputy = holder.get("deputy")
                 if deputy is not None:
@@ -263,6 +394,9 @@ class _Validator:
             criteria = severity.get("criteria", [])
             if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
                 self.add(where, "criteria must be a list of sentences.")
+            elif self._count(f"{where}, criteria", criteria, "criteria"):
+                if any(len(c) > 1000 for c in criteria):
+                    self.add(where, "a criterion is longer than 1000 characters.")
         return [str(s.get("key")) for s in severities]
 
     def incident_types(self, types: list[dict], roles: set[str]) -> set[str]:
@@ -271,13 +405,13 @@ class _Validator:
             where = f"Incident type {kind.get('key') or i}"
             self._text(where, kind, "name")
             self._text(where, kind, "description", required=False, limit=5000)
-            steps = self._list(kind, "playbook", f"{where}, playbook")
+            steps = self._list(kind, "playbook", f"{where}, playbook", "step", f"{where}, step", by_key=False)
             self._keys(steps, f"{where}, step")
             for n, step in enumerate(steps, 1):
                 at = f"{where}, step {n}"
                 self._text(at, step, "title")
                 self._text(at, step, "description", required=False, limit=10_000)
-                if step.get("owner_role") not in roles:
+                if not _is_name(step.get("owner_role"), roles):
                     self.add(at, f"the owner role {step.get('owner_role')!r} is not one of the plan's roles.")
                 minutes = step.get("expected_minutes")
                 if minutes is not None and (not _is_int(minutes) or not 0 < minutes <= 60 * 24 * 365):
@@ -291,20 +425,23 @@ class _Validator:
         for i, calendar in enumerate(calendars, 1):
             where = f"Calendar {calendar.get('key') or i}"
             self._text(where, calendar, "name")
+            zone = calendar.get("time_zone", "")
             try:
-                ZoneInfo(str(calendar.get("time_zone", "")))
+                if not isinstance(zone, str) or not zone:
+                    raise ValueError
+                ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
-                self.add(where, f"unknown time zone {calendar.get('time_zone')!r} (e.g. America/New_York).")
+                self.add(where, f"unknown time zone {zone!r} (e.g. America/New_York).")
             holidays = calendar.get("holidays", [])
             if not isinstance(holidays, list):
                 self.add(where, "holidays must be a list of dates (YYYY-MM-DD).")
                 continue
+            if not self._count(f"{where}, holidays", holidays, "holidays"):
+                continue
             for day in holidays:
-                try:
-                    date.fromisoformat(str(day))
-                except ValueError:
-                    self.add(where, f"holiday {day!r} is not a date (YYYY-MM-DD).")
-        return {str(c.get("key")) for c in calendars}
+                if not _is_holiday(day):
+                    self.add(where, f"holiday {day!r} is not a date written as text YYYY-MM-DD (e.g. \"2026-12-25\").")
+        return {c["key"] for c in calendars if isinstance(c.get("key"), str)}
 
     def rules(self, rules: list[dict], roles: set[str], severities: list[str], types: set[str],
               calendars: set[str]) -> None:
@@ -318,19 +455,21 @@ class _Validator:
             self.condition_block(where, rule.get("when"), severities, types)
             self.recipients(where, rule.get("recipients"), roles)
             self.deadline(where, rule.get("deadline"), calendars)
-            if rule.get("channel") not in CHANNELS:
+            if not _is_name(rule.get("channel"), CHANNELS):
                 self.add(where, f"unknown channel {rule.get('channel')!r} (the channels are: {', '.join(CHANNELS)}).")
             message = self._text(where, rule, "message", limit=10_000)
             self.placeholders(where, message)
 
     def condition_block(self, where: str, when: Any, severities: list[str], types: set[str]) -> None:
-        if not isinstance(when, dict) or set(when) - {"all", "any"}:
+        if not isinstance(when, dict) or set(when) - FIELDS["when"]:
             self.add(where, 'the condition must be {"all": [...], "any": [...]}.')
             return
         for part in ("all", "any"):
             conditions = when.get(part, [])
             if not isinstance(conditions, list):
                 self.add(where, f"{part} must be a list of conditions.")
+                continue
+            if not self._count(f"{where}, {part}", conditions, "conditions"):
                 continue
             for n, condition in enumerate(conditions, 1):
                 self.condition(f"{where}, condition {part} {n}", condition, severities, types)
@@ -339,13 +478,14 @@ class _Validator:
         if not isinstance(condition, dict):
             self.add(where, "a condition is {fact, op, value}.")
             return
+        self._fields(where, condition, "condition")
         name = condition.get("fact")
         fact = FACTS.get(name) if isinstance(name, str) else None
         if fact is None:
             self.add(where, f"unknown fact {name!r} (the facts are: {', '.join(FACTS)}).")
             return
         op = condition.get("op")
-        if op not in fact.ops:
+        if not _is_name(op, fact.ops):
             self.add(where, f"{name} takes the operator {' or '.join(fact.ops)}, not {op!r}.")
         problem = fact_value_problem(str(name), condition.get("value"), severities, types, in_rule=True)
         if problem:
@@ -355,11 +495,15 @@ class _Validator:
         if not isinstance(recipients, list) or not recipients:
             self.add(where, "name at least one recipient.")
             return
+        if not self._count(f"{where}, recipients", recipients, "recipients"):
+            return
         for n, recipient in enumerate(recipients, 1):
             at = f"{where}, recipient {n}"
             kind = recipient.get("kind") if isinstance(recipient, dict) else None
+            if isinstance(kind, str) and kind in ("role", "person", "external"):
+                self._fields(at, recipient, f"{kind}_recipient")
             if kind == "role":
-                if recipient.get("role") not in roles:
+                if not _is_name(recipient.get("role"), roles):
                     self.add(at, f"{recipient.get('role')!r} is not one of the plan's roles.")
             elif kind == "person":
                 self._person(at, recipient.get("person"))
@@ -375,22 +519,30 @@ class _Validator:
         if not isinstance(deadline, dict):
             self.add(label, "the deadline is missing.")
             return
+        self._fields(label, deadline, "bound" if bound else "deadline")
         clock = deadline.get("clock")
         if not clock:
             self.add(label, f"the deadline has no clock start (one of: {', '.join(CLOCKS)}).")
-        elif clock not in CLOCKS:
+        elif not _is_name(clock, CLOCKS):
             self.add(label, f"unknown clock {clock!r} (the clocks are: {', '.join(CLOCKS)}).")
         unit = deadline.get("unit")
-        if unit not in UNITS:
+        if not _is_name(unit, UNITS):
             self.add(label, f"unknown unit {unit!r} (the units are: {', '.join(UNITS)}).")
         amount = deadline.get("amount")
-        limit = MAX_AMOUNT.get(str(unit), max(MAX_AMOUNT.values()))
+        limit = MAX_AMOUNT.get(unit, max(MAX_AMOUNT.values())) if isinstance(unit, str) else max(MAX_AMOUNT.values())
         if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= limit:
             self.add(label, f"the amount must be a whole number from 0 to {limit}.")
-        if unit == "business_days" and deadline.get("calendar") not in calendars:
-            self.add(label, f"business days need a calendar, one of the plan's: {', '.join(sorted(calendars)) or 'none yet'}.")
+        # A calendar is a calendar's key (text), whatever the unit; business days need one.
+        calendar = deadline.get("calendar")
+        known = f"one of the plan's: {', '.join(sorted(calendars)) or 'none yet'}"
+        if unit == "business_days" and not _is_name(calendar, calendars):
+            self.add(label, f"business days need a calendar, {known}.")
+        elif "calendar" in deadline and not _is_name(calendar, calendars):
+            self.add(label, f"the calendar {calendar!r} is not a calendar's key ({known}).")
         if "note" in deadline and not isinstance(deadline["note"], str):
             self.add(label, "the note must be text.")
+        elif len(deadline.get("note") or "") > 1000:
+            self.add(label, "the note is longer than 1000 characters.")
         if "no_later_than" in deadline:
             if bound:
                 self.add(label, "a second bound cannot have a bound of its own.")
@@ -407,6 +559,16 @@ class _Validator:
         if unknown:
             self.add(where, f"the message names {', '.join('{' + n + '}' for n in unknown)}, which is not known "
                             f"(it may use: {', '.join('{' + n + '}' for n in MESSAGE_PLACEHOLDERS)}).")
+
+
+def _is_holiday(day: Any) -> bool:
+    if not isinstance(day, str) or not HOLIDAY_PATTERN.match(day):
+        return False
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def deputy_cycle(deputy_of: dict[int, int | None]) -> list[int] | None:
@@ -449,7 +611,9 @@ def fact_value_problem(name: str, value: Any, severities: list[str], types: set[
         if unknown:
             return f"unknown kinds of regulated data: {', '.join(unknown)} (the kinds are: {', '.join(REGULATED_DATA_KINDS)})."
     if kind == "codes":
-        bad = [v for v in values if not re.fullmatch(r"[A-Z]{2}", v)]
+        if len(values) > MAX_ITEMS["codes"]:
+            return f"{name} lists {len(values)} codes; at most {MAX_ITEMS['codes']} are allowed."
+        bad = [v for v in values if not re.fullmatch(r"[A-Z]{2}", v) and v not in JURISDICTION_GROUPS]
         if bad:
-            return f"jurisdictions are two-letter codes such as US, DE or EU, not {', '.join(map(repr, bad))}."
+            return f"jurisdictions are two-letter codes such as US or DE, or EU or EEA, not {', '.join(map(repr, bad))}."
     return None

@@ -7,16 +7,22 @@ Deadlines are computed here and nowhere else:
 
 - ``hours`` and ``days`` are elapsed time (72 hours from a Friday 10:00 is Monday 10:00);
 - ``months`` are calendar months, clamped to the month's last day (31 January + 1 month =
-  28 February);
+  28 February), counted in UTC, or in the time zone of the deadline's calendar if it names one,
+  so the deadline does not depend on the offset the clock time was given in;
 - ``business_days`` count the days after the start, in the calendar's time zone, that are
   neither a Saturday, a Sunday nor one of the calendar's holidays; the deadline keeps the
   start's local time of day (SEC: determined Thursday 15:00 New York time, four business days
   later is Wednesday 15:00, or Thursday if Wednesday is a listed holiday);
 - ``no_later_than`` is a second bound; the earlier of the two applies (DORA: 4 h after
-  classification as major, but at most 24 h after awareness).
+  classification as major, but at most 24 h after awareness). While the rule's own clock has
+  not started but the bound's has, the bound is the deadline (the 24 h run from awareness even
+  before the incident is classified).
 
-A rule whose clock has not started yet (no time for it) is reported as ``pending``, with what it
-waits for, rather than due.
+A rule whose clocks have not started yet (no time for them) is reported as ``pending``, with
+what it waits for, rather than due.
+
+Jurisdictions: a rule naming "EU" (or "EEA") applies to an incident in any member state
+(content.JURISDICTION_GROUPS). Clock times must fall between 1970 and 2100.
 """
 
 import calendar as month_calendar
@@ -25,7 +31,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .content import CHANNELS, CLOCKS, FACTS, OP_WORDS, UNITS, fact_value_problem, severity_order
+from .content import (
+    CHANNELS,
+    CLOCKS,
+    FACTS,
+    OP_WORDS,
+    UNITS,
+    fact_value_problem,
+    jurisdictions_covered,
+    severity_order,
+)
+
+# Clock times outside these years are a typing mistake (and year 9999 plus a month overflows).
+EARLIEST_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_CLOCK = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 class EvaluationError(ValueError):
@@ -81,8 +100,12 @@ def check_inputs(content: dict, facts: dict, clocks: dict) -> None:
     for name, value in clocks.items():
         if name not in CLOCKS:
             problems.append(f"Unknown clock {name!r} (the clocks are: {', '.join(CLOCKS)}).")
-        elif value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        elif value is not None and (not isinstance(value, datetime) or value.tzinfo is None
+                                    or value.utcoffset() is None):
             problems.append(f"The clock {name!r} needs a date and time with its time zone.")
+        elif value is not None and not EARLIEST_CLOCK <= value <= LATEST_CLOCK:
+            problems.append(f"The clock {name!r} is {value.isoformat()}: clock times must fall between "
+                            "1970 and 2100.")
     if problems:
         raise EvaluationError(problems)
 
@@ -94,7 +117,7 @@ def evaluate(content: dict, facts: dict[str, Any], clocks: dict[str, datetime | 
     pending ones in the plan's order. Raises EvaluationError for an unknown fact or clock."""
     check_inputs(content, facts, clocks)
     roles = {r["key"]: r for r in content.get("roles", [])}
-    calendars = {c["key"]: c for c in content.get("calendars", [])}
+    calendars = {c["key"]: c for c in content.get("calendars", []) if isinstance(c.get("key"), str)}
     severities = severity_order(content)
     found: list[tuple[int, NotificationDue]] = []
     for order, rule in enumerate(content.get("rules", [])):
@@ -154,7 +177,9 @@ def holds(condition: dict, facts: dict[str, Any], severities: list[str]) -> bool
         return severities.index(actual) <= severities.index(expected)  # most severe first
     if kind == "incident_type":
         return actual in expected
-    if kind in ("codes", "regulated_data"):
+    if kind == "codes":
+        return bool(set(actual) & jurisdictions_covered(expected))
+    if kind == "regulated_data":
         return bool(set(actual) & set(expected))
     if op == "at_least":
         return actual >= expected
@@ -185,11 +210,15 @@ def rule_deadline(deadline: dict, clocks: dict[str, datetime | None],
     note = f" ({deadline['note']})" if deadline.get("note") else ""
     second = deadline.get("no_later_than")
     if primary is None:
+        latest = _bound(second, clocks, calendars) if second else None
+        if second and latest is not None:
+            # The rule's own clock has not started, but the bound's has and is running.
+            return latest, "no_later_than", (
+                f"Due no later than {period_words(second)} ({_when(latest)}): that clock has started, "
+                f"while {CLOCKS[deadline['clock']]} has not; once it does, due {words} if that comes first{note}.")
         text = f"Pending: waits for {CLOCKS[deadline['clock']]}; then due {words}{note}."
         if second:
-            latest = _bound(second, clocks, calendars)
-            text += f" In any case no later than {period_words(second)}"
-            text += f" ({_when(latest)})." if latest else "."
+            text += f" In any case no later than {period_words(second)}."
         return None, "", text
     text = f"Due {words} ({_when(primary)}){note}."
     if not second:
@@ -207,7 +236,9 @@ def _bound(deadline: dict, clocks: dict[str, datetime | None], calendars: dict[s
     start = clocks.get(deadline["clock"])
     if start is None:
         return None
-    return add_period(start, deadline["amount"], deadline["unit"], calendars.get(deadline.get("calendar") or ""))
+    name = deadline.get("calendar")
+    calendar = calendars.get(name) if isinstance(name, str) else None
+    return add_period(start, deadline["amount"], deadline["unit"], calendar)
 
 
 def period_words(deadline: dict) -> str:
@@ -229,7 +260,10 @@ def add_period(start: datetime, amount: int, unit: str, calendar: dict | None = 
     if unit == "days":
         return start + timedelta(days=amount)
     if unit == "months":
-        return add_months(start, amount)
+        # Counted in the calendar's zone (UTC without one): the same instant given with another
+        # offset must give the same deadline.
+        zone = ZoneInfo(calendar.get("time_zone") or "UTC") if calendar else UTC
+        return add_months(start.astimezone(zone), amount).astimezone(UTC)
     if unit == "business_days":
         if calendar is None:
             raise ValueError("Business days need a calendar.")

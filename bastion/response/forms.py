@@ -351,7 +351,7 @@ class SettingsForm(forms.Form):
                                    help_text="Runs the periodic review.")
     approvers = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False,
                                                widget=forms.CheckboxSelectMultiple,
-                                               help_text="Executives or security leads; every one approves each version.")
+                                               help_text="Executives (active); every one approves each version, and the lead and team never approve their own work.")
     review_interval_months = forms.IntegerField(min_value=1, max_value=36, label="Review every (months)")
     reader_roles = forms.MultipleChoiceField(choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple,
                                              label="Roles who must acknowledge")

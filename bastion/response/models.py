@@ -46,6 +46,8 @@ class Plan(models.Model):
     reader_groups = models.ManyToManyField("people.Group", blank=True, related_name="+",
                                            help_text="Groups whose members must acknowledge the plan")
     created_at = models.DateTimeField(default=timezone.now)
+    # Always true and unique: one plan per installation, even when two installs race.
+    singleton = models.BooleanField(default=True, editable=False, unique=True)
 
     class Meta:
         ordering = ["id"]
@@ -201,7 +203,8 @@ class Acknowledgement(models.Model):
     """A person's confirmation that they have read a published version."""
 
     version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="acknowledgements")
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="plan_acknowledgements")
+    # PROTECT: an acknowledgement is evidence; deleting a person must not erase it.
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="plan_acknowledgements")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+", help_text="Signed in as, when not through an emailed link")
     at = models.DateTimeField(default=timezone.now)

@@ -35,6 +35,9 @@ BATCH = 1000
 # security leads once the review is this many days overdue.
 REVIEW_WARNING_DAYS = 30
 ESCALATE_AFTER_DAYS = 14
+# A plan with no version ever published: its owner is reminded once, this long after it was
+# created (a plan nobody approved protects nobody, and the yearly review never starts).
+UNPUBLISHED_REMINDER_DAYS = 30
 
 
 def ask_readers(version: PlanVersion, now: datetime | None = None) -> int:
@@ -65,7 +68,7 @@ def _ask(version: PlanVersion, stage: str, now: datetime, asked_before: datetime
                     AcknowledgementAsk(version=version, person_id=pk, stage=stage, at=now) for pk, _, _ in batch])
                 queue_emails([(email, "plan_acknowledge", {
                     "first_name": first_name, "plan": version.plan, "version": version, "reminder": stage != "ask",
-                    "link": settings.BASE_URL + links.acknowledge_link_path(pk, now=now)})
+                    "link": settings.BASE_URL + links.acknowledge_link_path(pk, version.number, now=now)})
                     for pk, email, first_name in batch])
                 record("plan.acknowledgement_asked", actor_label="bastion worker", obj=version.plan, after={
                     "version": version.number, "stage": stage, "people": [email for _, email, _ in batch]})
@@ -103,9 +106,15 @@ def send_review_reminders(now: datetime | None = None) -> int:
     for plan in Plan.objects.select_related("owner"):
         due_on = plan.review_due_on()
         if due_on is None:
-            continue
-        days_left = (due_on - today).days
-        stage = review_stage(days_left)
+            if plan.versions.filter(published_at__isnull=False).exists():
+                continue
+            # Never published: one reminder, due a month after the plan was created.
+            due_on = timezone.localdate(plan.created_at) + timedelta(days=UNPUBLISHED_REMINDER_DAYS)
+            days_left = (due_on - today).days
+            stage = "unpublished" if days_left <= 0 else None
+        else:
+            days_left = (due_on - today).days
+            stage = review_stage(days_left)
         if stage is None:
             continue
         recipients = {plan.owner.email: plan.owner} if plan.owner and plan.owner.is_active else {}

@@ -9,7 +9,7 @@ the organisation to fill in, and rules that do not apply to it (e.g. SEC for a c
 not listed in the US) should be switched off or deleted.
 """
 
-import copy
+import json
 
 H = 60  # minutes in an hour, for the playbooks' expected durations
 
@@ -275,6 +275,9 @@ SUPERVISORY_AUTHORITY = {"kind": "external", "name": "Lead data protection super
                          "contact": "Fill in: the authority's breach-notification form (e.g. the ICO, CNIL, the Irish DPC)"}
 CSIRT = {"kind": "external", "name": "National CSIRT or competent authority (NIS2)",
          "contact": "Fill in: the national single point of contact's reporting portal"}
+BOARD = {"kind": "external", "name": "Board of directors (chair of the audit or risk committee)",
+         "contact": "Fill in: through the company secretary"}
+INSURER = {"kind": "external", "name": "Cyber insurance carrier", "contact": "Fill in: the policy's claims hotline"}
 DORA_AUTHORITY = {"kind": "external", "name": "Competent financial supervisor (DORA)",
                   "contact": "Fill in: the supervisor's major ICT incident reporting channel"}
 
@@ -288,7 +291,10 @@ def _is(fact: str, value=True, op: str = "is") -> dict:
     return {"fact": fact, "op": op, "value": value}
 
 
+# NIS2 applies in the EU's member states; the GDPR in the whole EEA (the EU, Iceland,
+# Liechtenstein and Norway). The evaluator matches "EU" and "EEA" against member-state codes.
 EU = _is("jurisdictions", ["EU"], "any_of")
+EEA = _is("jurisdictions", ["EEA"], "any_of")
 
 RULES = [
     _rule("internal-liability", "General Counsel and CEO: corporate liability possible",
@@ -306,15 +312,20 @@ RULES = [
           [{"kind": "role", "role": "executive_sponsor"}, {"kind": "role", "role": "communications"}],
           {"clock": "declaration", "amount": 2, "unit": "hours"}, "phone",
           "Incident {incident} declared at severity {severity}: {summary}"),
-    _rule("internal-board", "Board: critical or material incident",
+    _rule("internal-board", "Board: critical incident",
           "The board (through the chair of the audit or risk committee) is briefed within 24 hours of declaration of a "
-          "critical incident, or of any incident determined to be material. Source: this plan (Govern); SEC Regulation "
-          "S-K item 106 on the board's oversight of cybersecurity risk.",
-          {"any": [_is("severity", "critical", "at_least"), _is("materiality_determined")]},
-          [{"kind": "external", "name": "Board of directors (chair of the audit or risk committee)",
-            "contact": "Fill in: through the company secretary"}],
-          {"clock": "declaration", "amount": 24, "unit": "hours"}, "phone",
+          "critical incident. Source: this plan (Govern); SEC Regulation S-K item 106 on the board's oversight of "
+          "cybersecurity risk.",
+          {"all": [_is("severity", "critical", "at_least")]},
+          [BOARD], {"clock": "declaration", "amount": 24, "unit": "hours"}, "phone",
           "Board briefing on incident {incident} ({severity}): {summary}"),
+    _rule("internal-board-material", "Board: material incident",
+          "The board (through the chair of the audit or risk committee) is briefed within 24 hours of an incident being "
+          "determined to be material, whatever its severity, before any public disclosure. Source: this plan (Govern); "
+          "SEC Regulation S-K item 106 on the board's oversight of cybersecurity risk.",
+          {"all": [_is("materiality_determined")]},
+          [BOARD], {"clock": "materiality_determination", "amount": 24, "unit": "hours"}, "phone",
+          "Board briefing on incident {incident}, determined to be material: {summary}"),
     _rule("law-enforcement", "Law enforcement: consider and record the decision",
           "When a crime is suspected or a ransom is demanded, Legal and the incident commander consider reporting to "
           "law enforcement within 24 hours of declaration and record the decision and its reasons, whether or not "
@@ -325,33 +336,35 @@ RULES = [
           {"clock": "declaration", "amount": 24, "unit": "hours"}, "phone",
           "Decision needed: report incident {incident} to law enforcement? Record the decision and reasons."),
     _rule("ransom-paid", "Ransom paid: executive sponsor, Legal, insurer",
-          "If a ransom is paid, Legal confirms sanctions screening was done and the insurer is told within 24 hours of "
-          "declaration; some jurisdictions require reporting ransom payments. Source: this plan; OFAC advisory on "
-          "ransomware payments (21 September 2021).",
+          "If a ransom is paid, Legal confirms sanctions screening was done, and the executive sponsor and the cyber "
+          "insurer are told, within 24 hours of the payment; some jurisdictions require reporting ransom payments. "
+          "Source: this plan; OFAC advisory on ransomware payments (21 September 2021).",
           {"all": [_is("ransom_paid")]},
-          [{"kind": "role", "role": "legal"}, {"kind": "role", "role": "executive_sponsor"}],
-          {"clock": "declaration", "amount": 24, "unit": "hours"}, "email",
+          [{"kind": "role", "role": "legal"}, {"kind": "role", "role": "executive_sponsor"}, INSURER],
+          {"clock": "ransom_payment", "amount": 24, "unit": "hours",
+           "note": "counted from the payment itself, which comes days after declaration; the insurer's consent is "
+                   "sought before paying"}, "email",
           "A ransom was paid in incident {incident}: confirm sanctions screening and regulatory reporting."),
     _rule("cyber-insurer", "Cyber insurer: notice of a high or critical incident",
           "Most cyber policies require notice as soon as practicable and before incurring covered costs; we aim for 24 "
           "hours from declaration. Source: the cyber insurance policy's notice clause (check its wording).",
           {"all": [_is("severity", "high", "at_least")]},
-          [{"kind": "external", "name": "Cyber insurance carrier", "contact": "Fill in: the policy's claims hotline"}],
+          [INSURER],
           {"clock": "declaration", "amount": 24, "unit": "hours"}, "phone",
           "Notice of a potential claim: incident {incident} ({severity}). Contact: {contact}"),
     _rule("gdpr-33-authority", "GDPR art. 33: notify the supervisory authority",
-          "A personal data breach affecting people in the EU is notified to the lead supervisory authority without undue "
+          "A personal data breach affecting people in the EEA (the EU, Iceland, Liechtenstein, Norway) is notified to the lead supervisory authority without undue "
           "delay and, where feasible, not later than 72 hours after becoming aware of it, unless it is unlikely to "
           "result in a risk to people's rights and freedoms (Legal records that judgement). Source: Regulation (EU) "
           "2016/679 (GDPR), art. 33(1); EDPB Guidelines 9/2022 on personal data breach notification.",
-          {"all": [_is("personal_data"), EU]},
+          {"all": [_is("personal_data"), EEA]},
           [SUPERVISORY_AUTHORITY, {"kind": "role", "role": "legal"}],
           {"clock": "awareness", "amount": 72, "unit": "hours"}, "portal",
           "Personal data breach notification (art. 33 GDPR) for incident {incident}: {summary}"),
     _rule("gdpr-34-individuals", "GDPR art. 34: tell the people affected (high risk)",
           "When a personal data breach is likely to result in a high risk to people's rights and freedoms, they are told "
           "without undue delay, in clear and plain language. Source: Regulation (EU) 2016/679 (GDPR), art. 34.",
-          {"all": [_is("personal_data"), _is("high_risk_to_individuals"), EU]},
+          {"all": [_is("personal_data"), _is("high_risk_to_individuals"), EEA]},
           [{"kind": "external", "name": "The people whose data is affected", "contact": "Their contact details on file"},
            {"kind": "role", "role": "communications"}],
           {"clock": "awareness", "amount": 72, "unit": "hours",
@@ -435,8 +448,9 @@ RULES = [
 
 
 def starter_content() -> dict:
-    """A fresh copy of the starter plan's content (safe to change)."""
-    return copy.deepcopy({
+    """A fresh copy of the starter plan's content (safe to change: a JSON round trip, so rules
+    that name the same body do not share one dict)."""
+    return json.loads(json.dumps({
         "title": "Incident response plan",
         "sections": SECTIONS,
         "roles": ROLES,
@@ -444,4 +458,4 @@ def starter_content() -> dict:
         "incident_types": INCIDENT_TYPES,
         "calendars": CALENDARS,
         "rules": RULES,
-    })
+    }))

@@ -312,7 +312,9 @@ def acknowledge_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         person_id = links.person_id_from_acknowledge_token(token)
     except LinkTokenError as error:
-        return _link_message(request, str(error), 410 if isinstance(error, ExpiredLinkToken) else 400)
+        # Expired, or for a version no longer in force: gone. Tampered or not ours: bad.
+        gone = isinstance(error, ExpiredLinkToken | links.StaleAcknowledgeLink)
+        return _link_message(request, str(error), 410 if gone else 400)
     person = Person.objects.filter(pk=person_id, status=PersonStatus.ACTIVE).first()
     if person is None:
         return _link_message(request, "This link is for someone who is no longer in the directory.", 410)

@@ -280,7 +280,7 @@ def test_bad_settings_are_refused_clearly(api_for, lead, make_user, plan):
         "No group named Nonexistent."]
     response = client.put(url, {"approvers": ["eve@example.com"]}, content_type=JSON)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["msg"] == ("Approvers are executives or security leads with an active "
+    assert response.json()["detail"][0]["msg"] == ("Approvers are executives (senior management) with an active "
                                                    "account; not: eve@example.com.")
     response = client.put(url, {"reader_roles": ["janitor"]}, content_type=JSON)
     assert response.status_code == 422 and response.json()["detail"][0]["msg"].startswith("Unknown role(s): janitor")
@@ -304,3 +304,28 @@ def test_the_plan_and_a_version_take_a_fixed_number_of_queries(api_for, lead, ce
         actions.do_submit_for_review(acting_user=lead, plan=plan)
         approve_all(plan, ceo, counsel)
     assert (count("/api/v1/plans"), count(f"/api/v1/plans/{plan.pk}/versions/1")) == before
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c["incident_types"][0]["playbook"][0].update(owner_role=["legal"]),
+     "Incident type ransomware, step 1: the owner role ['legal'] is not one of the plan's roles."),
+    (lambda c: c["rules"][0]["deadline"].update(clock={"at": "awareness"}),
+     "Rule internal-liability: unknown clock {'at': 'awareness'}"),
+    (lambda c: c["rules"][0].update(channel=["phone"]), "Rule internal-liability: unknown channel ['phone']"),
+    (lambda c: c["sections"][0].update(body="a\x00b"),
+     "the plan › sections › item 1 › body: text must not contain the NUL character"),
+    (lambda c: c["incident_types"][0]["playbook"][0].update(expected_minutes=float("nan")),
+     "expected_minutes: numbers must be finite (not NaN or Infinity)."),
+    (lambda c: c["sections"][0].update(shown_to_nobody="x"), "Section purpose: unknown field 'shown_to_nobody'"),
+])
+def test_malformed_content_answers_422_not_500(api_for, lead, plan, change, message):
+    import json
+
+    content = copy.deepcopy(draft(plan).content)
+    change(content)
+    # json.dumps writes NaN as the bare word NaN, which Python's parser (and so the API) reads back.
+    response = api_for(lead).put(f"/api/v1/plans/{plan.pk}/draft", json.dumps({"content": content}),
+                                 content_type=JSON)
+    assert response.status_code == 422
+    assert any(message in d["msg"] for d in response.json()["detail"])
+    assert PlanVersion.objects.get().content_hash == draft(plan).content_hash

@@ -47,7 +47,7 @@ def test_gdpr_authority_72_hours_from_awareness_across_a_weekend(plan):
     assert {n.status for n in found} == {"due"}
     assert found[0].channel == "portal"
     assert "art. 33" in found[0].source
-    assert found[0].reason == ("Applies because personal_data is true and jurisdictions include any of EU. "
+    assert found[0].reason == ("Applies because personal_data is true and jurisdictions include any of EEA. "
                                "Due 72 hours from awareness (the organisation became aware) (Mon 9 Nov 2026 10:00 UTC).")
 
 
@@ -142,11 +142,20 @@ def test_dora_initial_no_later_than_24_hours_after_awareness(plan):
             "from awareness (the organisation became aware) (Tue 3 Nov 2026 08:00 UTC), which comes first.") in initial.reason
 
 
-def test_dora_pending_until_classified_shows_the_latest_bound(plan):
+def test_dora_before_classification_is_due_by_the_24_hour_bound(plan):
+    # Classified major, aware Monday 2 November 08:00 UTC, the classification's time not yet
+    # recorded: the 24 hours from awareness run all the same, so the initial notification is
+    # due by Tuesday 08:00, set by the bound.
     initial = due(plan, DORA, {"awareness": utc(2026, 11, 2, 8)}, "dora-initial")[0]
-    assert initial.status == "pending" and initial.deadline is None
-    assert "waits for classification as major" in initial.reason
-    assert "In any case no later than 24 hours from awareness (the organisation became aware) (Tue 3 Nov 2026 08:00 UTC)." in initial.reason
+    assert (initial.status, initial.deadline, initial.bound) == ("due", utc(2026, 11, 3, 8), "no_later_than")
+    assert ("Due no later than 24 hours from awareness (the organisation became aware) (Tue 3 Nov 2026 08:00 UTC): "
+            "that clock has started, while classification as major has not; once it does, due 4 hours from "
+            "classification as major if that comes first.") in initial.reason
+    # Neither clock started: pending, and it says what it waits for.
+    waiting = due(plan, DORA, {}, "dora-initial")[0]
+    assert (waiting.status, waiting.deadline, waiting.bound) == ("pending", None, "")
+    assert "waits for classification as major" in waiting.reason
+    assert "In any case no later than 24 hours from awareness (the organisation became aware)." in waiting.reason
 
 
 def test_dora_does_not_apply_to_an_incident_not_classified_major(plan):
@@ -213,13 +222,24 @@ def test_executive_sponsor_for_high_and_critical_only(plan):
 
 
 def test_board_for_a_critical_or_a_material_incident(plan):
-    clocks = {"declaration": utc(2026, 11, 2, 9)}
+    # Declared Monday 2 November 09:00 UTC; determined material on Wednesday 4 November 15:00.
+    clocks = {"declaration": utc(2026, 11, 2, 9), "materiality_determination": utc(2026, 11, 4, 15)}
     critical = due(plan, {"severity": "critical"}, clocks, "internal-board")
     assert [n.deadline for n in critical] == [utc(2026, 11, 3, 9)]
     assert critical[0].reason.startswith("Applies because severity at least critical.")
-    material = due(plan, {"severity": "medium", "materiality_determined": True}, clocks, "internal-board")
-    assert material[0].reason.startswith("Applies because materiality_determined is true.")
+    assert due(plan, {"severity": "critical"}, clocks, "internal-board-material") == []
+    # A material incident counts from the determination, not from the declaration two days before.
+    material = due(plan, {"severity": "medium", "materiality_determined": True}, clocks)
+    board = [n for n in material if n.rule.startswith("internal-board")]
+    assert [(n.rule, n.deadline) for n in board] == [("internal-board-material", utc(2026, 11, 5, 15))]
+    assert board[0].reason.startswith("Applies because materiality_determined is true.")
+    assert "24 hours from the materiality determination" in board[0].reason
+    # Determined material but its time not recorded yet: pending, not counted from declaration.
+    pending = due(plan, {"materiality_determined": True}, {"declaration": utc(2026, 11, 2, 9)},
+                  "internal-board-material")
+    assert [(n.status, n.deadline) for n in pending] == [("pending", None)]
     assert due(plan, {"severity": "high", "materiality_determined": False}, clocks, "internal-board") == []
+    assert due(plan, {"severity": "high", "materiality_determined": False}, clocks, "internal-board-material") == []
 
 
 def test_law_enforcement_considered_for_a_crime_or_a_ransom_demand(plan):
@@ -232,8 +252,21 @@ def test_law_enforcement_considered_for_a_crime_or_a_ransom_demand(plan):
 
 
 def test_ransom_paid_and_insurer(plan):
-    clocks = {"declaration": utc(2026, 11, 2, 9)}
-    assert len(due(plan, {"ransom_paid": True}, clocks, "ransom-paid")) == 2
+    # Declared Monday 2 November 09:00 UTC; the ransom paid on Friday 6 November 14:00: Legal,
+    # the executive sponsor and the insurer are told by Saturday 14:00, 24 hours after the
+    # payment (counting from the declaration would have put the deadline before the payment).
+    clocks = {"declaration": utc(2026, 11, 2, 9), "ransom_payment": utc(2026, 11, 6, 14)}
+    paid = due(plan, {"ransom_paid": True}, clocks, "ransom-paid")
+    assert deadlines(paid) == {"Legal (General Counsel)": utc(2026, 11, 7, 14), "Executive sponsor": utc(2026, 11, 7, 14),
+                               "Cyber insurance carrier": utc(2026, 11, 7, 14)}
+    insurer = next(n for n in paid if n.recipient_label == "Cyber insurance carrier")
+    assert insurer.recipient == {"kind": "external", "name": "Cyber insurance carrier",
+                                 "contact": "Fill in: the policy's claims hotline"}
+    assert "counted from the payment itself" in insurer.reason
+    # Paid, but the payment's time not recorded yet: pending until it is.
+    waiting = due(plan, {"ransom_paid": True}, {"declaration": utc(2026, 11, 2, 9)}, "ransom-paid")
+    assert {n.status for n in waiting} == {"pending"} and "waits for the payment of a ransom" in waiting[0].reason
+    assert due(plan, {"ransom_paid": False}, clocks, "ransom-paid") == []
     assert [n.deadline for n in due(plan, {"severity": "high"}, clocks, "cyber-insurer")] == [utc(2026, 11, 3, 9)]
     assert due(plan, {"severity": "low"}, clocks, "cyber-insurer") == []
 
@@ -252,7 +285,9 @@ def test_a_ransomware_incident_in_full_sorted_by_deadline_with_pending_last(plan
     assert [(n.rule, n.recipient_label) for n in due_ones[:4]] == [
         ("internal-executive", "Executive sponsor"), ("internal-executive", "Communications"),
         ("internal-liability", "Legal (General Counsel)"), ("internal-liability", "Chief executive")]
-    assert {n.rule for n in found if n.status == "pending"} == {"dora-initial", "dora-intermediate", "dora-final"}
+    # DORA's initial notification is due by its 24 hours from awareness even before classification.
+    assert {n.rule for n in found if n.status == "pending"} == {"dora-intermediate", "dora-final"}
+    assert next(n for n in found if n.rule == "dora-initial").deadline == utc(2026, 11, 7, 9)
 
 
 def test_a_rule_switched_off_is_not_evaluated(plan):
@@ -316,3 +351,90 @@ def test_business_days_skip_weekends_and_holidays(start, days, expected):
 ])
 def test_months_are_calendar_months(start, months, expected):
     assert add_months(start, months) == expected
+
+
+# --- findings of the security review ----------------------------------------------------------
+
+@pytest.mark.parametrize(("jurisdictions", "gdpr", "nis2"), [
+    (["DE"], True, True),          # a member state is in the EU and the EEA
+    (["FR", "US"], True, True),
+    (["GR"], True, True),
+    (["NO"], True, False),         # Norway: EEA (GDPR applies), not EU (NIS2 as an EU directive does not)
+    (["EU"], True, True),          # recorded as "somewhere in the EU"
+    (["US"], False, False),
+    (["CH", "GB"], False, False),  # neither in the EU nor the EEA
+])
+def test_eu_rules_apply_to_incidents_in_member_states(plan, jurisdictions, gdpr, nis2):
+    facts = {"personal_data": True, "significant_incident": True, "jurisdictions": jurisdictions}
+    rules = {n.rule for n in evaluate(plan, facts, {"awareness": utc(2026, 11, 6, 10)})}
+    assert ("gdpr-33-authority" in rules) is gdpr
+    assert ("nis2-early-warning" in rules) is nis2
+    if gdpr:
+        [authority] = [n for n in due(plan, facts, {"awareness": utc(2026, 11, 6, 10)}, "gdpr-33-authority")
+                       if n.recipient["kind"] == "external"]
+        assert authority.deadline == utc(2026, 11, 9, 10)
+
+
+def test_every_combination_of_facts_evaluates_without_error():
+    """The starter plan, the demo's next draft (with a UK calendar) and a plan whose deadlines
+    name calendars for every unit, over many combinations of facts and clocks: no crash."""
+    import itertools
+    import random
+
+    from bastion.demo.response import UK_HOLIDAYS
+    from bastion.response.content import CLOCKS, FACTS, REGULATED_DATA_KINDS, validate_content
+
+    starter = starter_content()
+    with_calendars = starter_content()
+    with_calendars["calendars"].append({"key": "GB", "name": "England", "time_zone": "Europe/London",
+                                        "holidays": UK_HOLIDAYS})
+    for n, rule in enumerate(with_calendars["rules"]):
+        rule["deadline"]["calendar"] = ("GB", "US")[n % 2]
+        if "no_later_than" in rule["deadline"]:
+            rule["deadline"]["no_later_than"]["calendar"] = "GB"
+    plans = [starter, with_calendars]
+    for content in plans:
+        assert validate_content(content) == []
+    rng = random.Random(7)
+    values = {
+        "severity": [None, "critical", "high", "medium", "low"],
+        "incident_type": [None, *[t["key"] for t in starter["incident_types"]]],
+        "jurisdictions": [None, [], ["DE"], ["US"], ["NO", "US"], ["EU"], ["GB"]],
+        "regulated_data": [None, [], ["health"], list(REGULATED_DATA_KINDS)],
+        "system_tier": [None, 1, 3],
+        "individuals_affected": [None, 0, 499, 500, 10**9],
+    }
+    moments = [None, utc(1970, 1, 1), utc(2026, 1, 31, 23, 30), utc(2026, 12, 24, 22),
+               datetime(2027, 3, 28, 0, 30, tzinfo=ZoneInfo("Europe/London")), utc(2100, 12, 1)]
+    checked = 0
+    for content in plans:
+        for _ in range(400):
+            facts = {name: rng.choice(values.get(name, [None, True, False])) for name in FACTS}
+            clocks = {name: rng.choice(moments) for name in CLOCKS}
+            for found in evaluate(content, facts, clocks):
+                assert found.status in ("due", "pending")
+                assert (found.deadline is None) == (found.status == "pending")
+                checked += 1
+        for truth in itertools.product([True, False], repeat=3):
+            facts = dict(zip(["personal_data", "classified_major", "ransom_paid"], truth, strict=True))
+            evaluate(content, {**facts, "jurisdictions": ["DE"]}, {name: moments[2] for name in CLOCKS})
+    assert checked > 1000
+
+
+def test_months_do_not_depend_on_the_offset_the_clock_was_given_in(plan):
+    # Aware at 04:00 UTC on 31 January 2026, given as 23:00 the evening before in New York or
+    # as 04:00 UTC: NIS2's final report is due one month later, 28 February 04:00 UTC, either way.
+    same_moment = [utc(2026, 1, 31, 4), datetime(2026, 1, 30, 23, tzinfo=NEW_YORK),
+                   datetime(2026, 1, 31, 17, tzinfo=ZoneInfo("Pacific/Auckland"))]
+    facts = {"significant_incident": True, "jurisdictions": ["DE"]}
+    found = {due(plan, facts, {"awareness": moment}, "nis2-final-report")[0].deadline for moment in same_moment}
+    assert found == {utc(2026, 2, 28, 4)}
+
+
+@pytest.mark.parametrize("moment", [datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
+                                    utc(1969, 12, 31), utc(2101, 1, 1)])
+def test_clock_times_outside_1970_to_2100_are_refused(plan, moment):
+    with pytest.raises(EvaluationError) as error:
+        evaluate(plan, {"significant_incident": True, "jurisdictions": ["EU"]}, {"awareness": moment})
+    assert error.value.messages == [f"The clock 'awareness' is {moment.isoformat()}: clock times must fall "
+                                    "between 1970 and 2100."]

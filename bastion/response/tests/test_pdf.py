@@ -163,3 +163,10 @@ def test_a_reader_cannot_download_a_draft(client_for, make_user, plan, html_inst
 def test_durations_in_words():
     assert [pdf.duration_words(m) for m in (None, 45, 60, 90, 120, 1440, 2880)] == [
         "—", "45 min", "1 h", "1 h 30 min", "2 h", "1 day", "2 days"]
+
+
+def test_a_version_number_past_any_column_is_not_found(client_for, lead, published):
+    client = client_for(lead)
+    assert client.get("/plan/versions/99999999999999999999/plan.pdf").status_code == 404
+    assert client.get("/plan/versions/2147483648/plan.pdf").status_code == 404
+    assert client.get("/plan/versions/99999999999999999999/").status_code == 404

@@ -11,7 +11,12 @@ from bastion.accounts.models import Role
 from bastion.audit.models import AuditEntry
 from bastion.jobs.periodic import discover_jobs
 from bastion.response import actions, links, reminders
-from bastion.response.models import AcknowledgementAsk, PlanReviewReminder, PlanVersion
+from bastion.response.models import (
+    Acknowledgement,
+    AcknowledgementAsk,
+    PlanReviewReminder,
+    PlanVersion,
+)
 
 from .conftest import approve_all, person
 
@@ -163,3 +168,87 @@ def test_without_an_owner_the_leads_are_reminded(reviewed_a_year_ago, lead):
 ])
 def test_review_stage(days_left, stage):
     assert reminders.review_stage(days_left) == stage
+
+
+# --- findings of the security review ----------------------------------------------------------
+
+def test_an_acknowledgement_link_is_for_one_version(published, plan, lead, ceo, counsel, readers, client_for):
+    from bastion.lib.tokens import LinkTokenError
+
+    ann = readers[0]
+    token = links.acknowledge_link_path(ann.person.pk, 1, now=T0).split("/")[-2]
+    link = links.check_acknowledge_token(token, now=T0)
+    assert (link.person_id, link.version_number) == (ann.person.pk, 1)
+    # Version 2 is published: the old email's link no longer acknowledges anything.
+    content = dict(published.content, title="Incident response plan, revised")
+    actions.do_save_draft(acting_user=lead, plan=plan, content=content)
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    approve_all(plan, ceo, counsel)
+    with pytest.raises(LinkTokenError) as error:
+        links.person_id_from_acknowledge_token(token, now=T0)
+    assert str(error.value) == ("This link was for version 1; version 2 is now in force — open the plan to "
+                                "acknowledge it.")
+    response = client_for(None).post(f"/plan/acknowledge/{token}/")
+    assert response.status_code >= 400 and "version 2 is now in force" in response.content.decode()
+    assert not Acknowledgement.objects.exists()
+    # The reminders now send links for version 2, which work.
+    fresh = links.acknowledge_link_path(ann.person.pk, now=T0).split("/")[-2]
+    assert links.read_acknowledge_token(fresh, now=T0).version_number == 2
+    assert links.person_id_from_acknowledge_token(fresh, now=T0) == ann.person.pk
+
+
+def test_a_link_from_before_versions_were_in_links(published, plan, lead, ceo, counsel, readers):
+    from bastion.lib.tokens import LinkTokenError, make_link_token
+
+    ann = readers[0]
+    PlanVersion.objects.filter(pk=published.pk).update(published_at=timezone.now() - timedelta(days=2))
+    published.refresh_from_db()
+    sent = make_link_token(links.ACKNOWLEDGE_PURPOSE, ann.person.pk, expires_in=timedelta(days=30),
+                           now=published.published_at + timedelta(minutes=5))
+    assert links.person_id_from_acknowledge_token(sent, now=published.published_at + timedelta(days=1)) == ann.person.pk
+    content = dict(published.content, title="Incident response plan, revised")
+    actions.do_save_draft(acting_user=lead, plan=plan, content=content)
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    approve_all(plan, ceo, counsel)
+    with pytest.raises(LinkTokenError, match="This link was sent for an earlier version; version 2 is now in force"):
+        links.person_id_from_acknowledge_token(sent, now=published.published_at + timedelta(days=1))
+
+
+def test_a_leavers_link_is_refused(published, readers):
+    from bastion.lib.tokens import LinkTokenError
+    from bastion.people.models import PersonStatus
+
+    ann = readers[0]
+    token = links.acknowledge_link_path(ann.person.pk, now=T0).split("/")[-2]
+    ann.person.status = PersonStatus.LEAVER
+    ann.person.save()
+    with pytest.raises(LinkTokenError, match="no longer in the directory"):
+        links.check_acknowledge_token(token, now=T0)
+    with pytest.raises(actions.PlanStateError, match="has left the organisation"):
+        actions.do_acknowledge(version=published, person=ann.person)
+
+
+def test_the_emailed_link_names_the_version(published, readers, smtp_server, run_tasks,
+                                            django_capture_on_commit_callbacks):
+    _run(reminders.send_acknowledgement_reminders, T0, django_capture_on_commit_callbacks, run_tasks)
+    body = smtp_server.messages[0].get_body(("plain",)).get_content()
+    token = body.split("/plan/acknowledge/", 1)[1].split("/")[0]
+    assert links.read_acknowledge_token(token, now=T0).version_number == 1
+
+
+def test_a_plan_never_published_reminds_its_owner_once(plan, smtp_server, run_tasks,
+                                                      django_capture_on_commit_callbacks):
+    from bastion.response.models import Plan
+
+    capture = django_capture_on_commit_callbacks
+    Plan.objects.filter(pk=plan.pk).update(created_at=T0)
+    send = reminders.send_review_reminders
+    assert _run(send, T0 + timedelta(days=29), capture, run_tasks) == 0
+    assert _run(send, T0 + timedelta(days=30), capture, run_tasks) == 1
+    assert _run(send, T0 + timedelta(days=31), capture, run_tasks) == 0
+    assert _run(send, T0 + timedelta(days=300), capture, run_tasks) == 0
+    [message] = smtp_server.messages
+    assert message["To"] == "alice@example.com"
+    assert message["Subject"] == "The Incident response plan has never been approved"
+    assert "no version of it has been approved and published yet" in message.get_body(("plain",)).get_content()
+    assert list(PlanReviewReminder.objects.values_list("stage", flat=True)) == ["unpublished"]

@@ -198,10 +198,18 @@ def test_submitting_needs_a_draft_and_approvers(plan, lead, ceo, counsel):
         actions.do_submit_for_review(acting_user=lead, plan=plan)
 
 
-def test_only_executives_and_leads_can_be_approvers(plan, lead, make_user):
+def test_only_executives_can_be_approvers(plan, lead, make_user):
     employee = make_user(Role.EMPLOYEE, email="eve@example.com")
     with pytest.raises(actions.PlanStateError, match="not: eve@example.com"):
         actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[employee])
+    # The security lead, who edits and submits the plan, cannot approve it: not even alone.
+    with pytest.raises(actions.PlanStateError) as error:
+        actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[lead])
+    assert str(error.value) == ("Approvers are executives (senior management) with an active account; not: "
+                                f"{lead.email}.")
+    gone = make_user(Role.EXECUTIVE, email="gone@example.com", is_active=False)
+    with pytest.raises(actions.PlanStateError, match="not: gone@example.com"):
+        actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[gone])
     with pytest.raises(Exception, match="Unknown role"):
         actions.do_update_plan_settings(acting_user=lead, plan=plan, reader_roles=["janitor"])
 
@@ -258,3 +266,164 @@ def test_required_readers_come_from_roles_and_groups(plan, lead, make_user):
     with CaptureQueriesContext(connection) as queries:
         list(plan.required_readers())
     assert len(queries) == 2
+
+
+# --- findings of the security review ----------------------------------------------------------
+
+def test_changing_the_approvers_mid_review_asks_everyone_again_and_never_publishes(
+        plan, lead, ceo, counsel, make_user, smtp_server, run_tasks, django_capture_on_commit_callbacks):
+    cio = make_user(Role.EXECUTIVE, email="ian@example.com", full_name="Ian Information")
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    version = draft(plan)
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    # Dropping the General Counsel (who had not approved) used to publish on the CEO's approval alone.
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[ceo, cio])
+    run_tasks()
+    version.refresh_from_db()
+    assert version.status == VersionStatus.IN_REVIEW
+    assert not version.approvals.standing().exists()
+    assert version.approvals.get().invalidated_reason == "The approvers changed: every approver decides again."
+    assert sorted(m["To"] for m in smtp_server.messages) == ["carla@example.com", "ian@example.com"]
+    entry = AuditEntry.objects.get(action="plan.review_restarted")
+    assert entry.after == {"version": 1, "decisions_withdrawn": ["carla@example.com"],
+                           "approvers": ["carla@example.com", "ian@example.com"]}
+    # Both approve again: published.
+    approve_all(plan, ceo, cio)
+    version.refresh_from_db()
+    assert version.status == VersionStatus.PUBLISHED
+    # Setting the same approvers again (in another order) withdraws nothing.
+    actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[cio, ceo])
+    assert not AuditEntry.objects.filter(action="plan.review_restarted").exclude(pk=entry.pk).exists()
+
+
+def test_a_deactivated_approver_blocks_publication_until_the_approvers_change(plan, lead, ceo, counsel):
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    version = draft(plan)
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    counsel.is_active = False
+    counsel.save()
+    # The CEO approving again (or anything else) does not publish: the General Counsel is still named.
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    version.refresh_from_db()
+    assert version.status == VersionStatus.IN_REVIEW
+    with pytest.raises(actions.PlanStateError, match="Only the plan's named approvers"):
+        actions.do_decide(acting_user=counsel, plan=plan, version_number=1, content_hash=version.content_hash,
+                          decision="approved")
+    # A new round cannot start either, and the message says what to do.
+    actions.do_save_draft(acting_user=lead, plan=plan, content=edited(version))
+    with pytest.raises(actions.PlanStateError) as error:
+        actions.do_submit_for_review(acting_user=lead, plan=plan)
+    assert str(error.value) == ("gina@example.com is named as approver but can no longer approve (account "
+                                "deactivated or no longer an executive): the lead must change the approvers before "
+                                "this version can be approved.")
+    actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[ceo])
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    assert approve_all(plan, ceo).status == VersionStatus.PUBLISHED
+
+
+def test_an_approver_who_is_no_longer_an_executive_cannot_decide(plan, lead, ceo, counsel):
+    from bastion.response import access
+
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    version = draft(plan)
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    counsel.role = Role.MANAGER
+    counsel.save()
+    assert access.can_decide(ceo, plan) and not access.can_decide(counsel, plan)
+    with pytest.raises(actions.PlanStateError, match="Only the plan's named approvers"):
+        actions.do_decide(acting_user=counsel, plan=plan, version_number=1, content_hash=version.content_hash,
+                          decision="approved")
+    # Nor does an approval given before the demotion count: the last approval does not publish.
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    version.refresh_from_db()
+    assert version.status == VersionStatus.IN_REVIEW
+
+
+def test_an_approval_given_before_a_demotion_does_not_publish(plan, lead, ceo, counsel):
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    version = draft(plan)
+    actions.do_decide(acting_user=counsel, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    counsel.role = Role.MANAGER
+    counsel.save()
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    version.refresh_from_db()
+    assert version.status == VersionStatus.IN_REVIEW
+
+
+def test_a_leaver_cannot_acknowledge(published):
+    from bastion.people.models import PersonStatus
+
+    leaver = person("Lea", "Leaver", status=PersonStatus.LEAVER)
+    with pytest.raises(actions.PlanStateError) as error:
+        actions.do_acknowledge(version=published, person=leaver)
+    assert str(error.value) == "Lea Leaver has left the organisation: only current staff acknowledge the plan."
+    assert not Acknowledgement.objects.exists()
+
+
+def test_acknowledgements_outlive_attempts_to_delete_the_person(published):
+    from django.db.models import ProtectedError
+
+    reader = person("Rita", "Reader")
+    actions.do_acknowledge(version=published, person=reader)
+    with pytest.raises(ProtectedError):
+        reader.delete()
+    assert Acknowledgement.objects.filter(person=reader).exists()
+
+
+def test_a_concurrent_duplicate_acknowledgement_returns_the_first(published, monkeypatch):
+    reader = person("Rita", "Reader")
+    first = Acknowledgement.objects.create(version=published, person=reader)
+    # The other request's check ran before this one's insert: it saw no acknowledgement.
+    real_filter = Acknowledgement.objects.filter
+    monkeypatch.setattr(Acknowledgement.objects, "filter",
+                        lambda *a, **kw: real_filter(pk__in=[]) if kw.get("person") == reader else real_filter(*a, **kw))
+    assert actions.do_acknowledge(version=published, person=reader) == first
+    assert Acknowledgement.objects.count() == 1
+
+
+def test_a_second_plan_cannot_be_created(lead):
+    from django.db import IntegrityError, transaction
+
+    actions.install_starter_plan(acting_user=lead)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Plan.objects.create()
+    # Two installs racing: the one that finds no plan and creates a second gets the first back.
+    real = Plan.objects.select_for_update
+    calls = []
+
+    def sees_no_plan():
+        calls.append(1)
+        return real().filter(pk__in=[])
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(Plan.objects, "select_for_update", sees_no_plan):
+        again = actions.install_starter_plan(acting_user=lead)
+    assert calls and Plan.objects.count() == 1 and again == Plan.objects.get()
+    assert PlanVersion.objects.count() == 1
+
+
+def test_changing_the_approvers_withdraws_approvals_standing_on_a_draft(plan, lead, ceo, counsel, make_user):
+    cio = make_user(Role.EXECUTIVE, email="ian@example.com")
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    version = draft(plan)
+    actions.do_decide(acting_user=ceo, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="approved")
+    actions.do_decide(acting_user=counsel, plan=plan, version_number=1, content_hash=version.content_hash,
+                      decision="changes_requested", comment="Add a deputy.")
+    # Back in draft with the CEO's approval standing; the panel changes; the resubmitted
+    # version needs the new panel's approvals, the CEO's included.
+    actions.do_update_plan_settings(acting_user=lead, plan=plan, approvers=[ceo, cio])
+    assert not version.approvals.standing().exists()
+    actions.do_submit_for_review(acting_user=lead, plan=plan)
+    approve_all(plan, cio)
+    assert draft(plan).status == VersionStatus.IN_REVIEW
+    assert approve_all(plan, ceo).status == VersionStatus.PUBLISHED
