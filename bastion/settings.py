@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "bastion.systems",
     "bastion.awareness",
     "bastion.response",
+    "bastion.phishing",
     "bastion.outbox",
     "bastion.jobs",
     "bastion.demo",

@@ -24,5 +24,6 @@ urlpatterns = [
     path("outbox/", include("bastion.outbox.urls")),
     path("plan/", include("bastion.response.urls")),
     path("plan/", include("bastion.response.pdf_urls")),
+    path("p/", include("bastion.phishing.urls")),
     path("api/v1/", api.urls),
 ]

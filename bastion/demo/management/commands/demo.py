@@ -10,6 +10,7 @@ from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
 from bastion.demo.awareness import load_awareness
 from bastion.demo.people import DOMAIN, build_people, save_people
+from bastion.demo.phishing import load_phishing
 from bastion.demo.response import load_response_plan
 from bastion.demo.reviews import load_reviews
 from bastion.demo.systems import load_systems
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             # leaves that to the worker's first run.
             load_awareness(follow_up=size == "small")
             load_response_plan(ask_readers=size == "small")
+            load_phishing()
             policy = MfaPolicy.current()
             policy.required_roles = []
             policy.save()

@@ -1,0 +1,84 @@
+"""Who may see and change the phishing simulation. Views and the API get their objects here.
+
+- The security lead and team manage everything: profiles, domains, templates, pages, campaigns.
+- Executives read campaigns and their results (what senior management is shown).
+- The auditor reads everything (never a profile's SMTP password: nobody sees that).
+- Business leaders, managers and employees see nothing; an employee reports their own
+  simulation through its link or the mail add-in (``get_recipient_for_report``).
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from bastion.accounts.models import Role
+
+from .models import Campaign, PhishingTemplate, Recipient
+
+_MANAGERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM)
+_CONFIG_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.AUDITOR)
+_RESULT_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.AUDITOR, Role.EXECUTIVE)
+
+
+def can_manage_phishing(user) -> bool:
+    return user.is_authenticated and user.has_role(*_MANAGERS)
+
+
+def can_view_phishing_setup(user) -> bool:
+    """Templates, landing pages, sending profiles, domains."""
+    return user.is_authenticated and user.has_role(*_CONFIG_READERS)
+
+
+def can_view_campaigns(user) -> bool:
+    return user.is_authenticated and user.has_role(*_RESULT_READERS)
+
+
+def campaigns_visible_to(user):
+    if not can_view_campaigns(user):
+        raise PermissionDenied
+    return Campaign.objects.all()
+
+
+def get_campaign_for_view(user, pk: int) -> Campaign:
+    try:
+        return campaigns_visible_to(user).get(pk=pk)
+    except Campaign.DoesNotExist:
+        raise Http404 from None
+
+
+def get_campaign_for_manage(user, pk: int) -> Campaign:
+    campaign = get_campaign_for_view(user, pk)
+    if not can_manage_phishing(user):
+        raise PermissionDenied
+    return campaign
+
+
+def require_manager(user) -> None:
+    if not can_manage_phishing(user):
+        raise PermissionDenied
+
+
+def require_setup_reader(user) -> None:
+    if not can_view_phishing_setup(user):
+        raise PermissionDenied
+
+
+def templates_visible_to(user):
+    if not can_view_phishing_setup(user):
+        raise PermissionDenied
+    return PhishingTemplate.objects.all()
+
+
+def get_recipient_for_report(user, token: str) -> Recipient:
+    """The sent simulation `token` names, for `user` to report: their own (by their directory
+    record) or, for the security team, anyone's (a forwarded report). Anything else is 404,
+    so a token's existence is not revealed."""
+    if not user.is_authenticated or not user.is_active or not token or len(token) > 64:
+        raise Http404
+    found = Recipient.objects.filter(token=token, sent_at__isnull=False).first()
+    if found is None:
+        raise Http404
+    if user.has_role(*_MANAGERS):
+        return found
+    if user.person_id is not None and found.person_id == user.person_id:
+        return found
+    raise Http404

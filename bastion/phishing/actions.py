@@ -1,0 +1,224 @@
+"""Writes that touch several records: domains, campaigns (creation with its recipients,
+cancellation) and the remedial training a click or submission calls for."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from bastion.audit.chain import record
+from bastion.people.models import Person, PersonStatus
+
+from .models import (
+    Campaign,
+    CampaignStatus,
+    EventKind,
+    LandingPage,
+    PhishingTemplate,
+    Recipient,
+    RecipientStatus,
+    RemedialRule,
+    SendingProfile,
+    TrackingRules,
+    VerifiedDomain,
+    new_token,
+    outside_domains,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def do_declare_domain(domain: str, acting_user) -> VerifiedDomain:
+    """Declare `domain` as the organisation's own, so simulations may be sent to it."""
+    domain = domain.strip().lower().rstrip(".")
+    if not domain or "." not in domain or "@" in domain or len(domain) > 253:
+        raise ValueError(f"“{domain}” is not a mail domain (e.g. example.com).")
+    with transaction.atomic():
+        found, _ = VerifiedDomain.objects.get_or_create(domain=domain, defaults={"declared_by": acting_user})
+        if found.verified_at is None:
+            found.verified_at = timezone.now()
+            found.declared_by = acting_user
+            found.save()
+            record("phishing.domain_declared", actor=acting_user, obj=found, after={"domain": domain})
+    return found
+
+
+def verified_domains() -> set[str]:
+    return set(VerifiedDomain.objects.verified().values_list("domain", flat=True))
+
+
+def refusal(emails: list[str], domains: set[str]) -> str | None:
+    """A message fit to show if any address is outside the verified domains, else None."""
+    if not domains:
+        return ("No verified domain is declared: Bastion sends simulations only to the organisation's own "
+                "domains. Declare them first.")
+    outside = outside_domains(emails, domains)
+    if not outside:
+        return None
+    shown = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+    return (f"{len(outside)} recipient(s) are outside the verified domains ({', '.join(sorted(domains))}): "
+            f"{shown}. Bastion sends simulations only to the organisation's own domains.")
+
+
+def spread(starts_at: datetime, window_minutes: int, count: int) -> list[datetime]:
+    """`count` send times spread evenly over the window, the first at its start."""
+    if count <= 0:
+        return []
+    step = timedelta(minutes=window_minutes) / count
+    return [starts_at + step * i for i in range(count)]
+
+
+def do_create_campaign(*, name: str, templates: list[PhishingTemplate], landing_page: LandingPage,
+                       sending_profile: SendingProfile, audience, starts_at: datetime, window_minutes: int,
+                       remedial_programme=None, remedial_rule: str = RemedialRule.CLICK,
+                       acting_user=None) -> Campaign:
+    """Create a campaign and its recipients (the audience's active people now), each with a
+    template (spread in turn), a token and a send time in the window. ValueError, fit to show,
+    if anyone is outside the verified domains, the audience is empty, or the input is wrong."""
+    if not templates:
+        raise ValueError("Choose at least one template.")
+    if timezone.is_naive(starts_at):
+        raise ValueError("Give the start time with its time zone (e.g. 2026-03-01T09:00:00+01:00).")
+    for template in templates:
+        try:
+            template.clean()
+        except ValidationError as exc:
+            raise ValueError(f"Template “{template.name}” cannot be sent: " + " ".join(exc.messages)) from None
+    if window_minutes < 0:
+        raise ValueError("The send window cannot end before it starts.")
+    if remedial_programme is not None and not remedial_programme.remedial:
+        raise ValueError(f"“{remedial_programme.name}” is not a remedial programme.")
+    people = audience.people() if audience is not None else Person.objects.all()
+    rows = list(people.filter(status=PersonStatus.ACTIVE).order_by("pk").values_list("pk", "email"))
+    if not rows:
+        raise ValueError("The audience has nobody active in the directory.")
+    problem = refusal([email for _, email in rows], verified_domains())
+    if problem:
+        raise ValueError(problem)
+    templates = sorted(templates, key=lambda t: t.pk)
+    times = spread(starts_at, window_minutes, len(rows))
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name, landing_page=landing_page, sending_profile=sending_profile, audience=audience,
+            starts_at=starts_at, window_minutes=window_minutes, remedial_programme=remedial_programme,
+            remedial_rule=remedial_rule, created_by=acting_user)
+        campaign.templates.set(templates)
+        Recipient.objects.bulk_create([
+            Recipient(campaign=campaign, person_id=pk, email=email, template=templates[i % len(templates)],
+                      token=new_token(), send_after=times[i])
+            for i, (pk, email) in enumerate(rows)], batch_size=2000)
+        record("phishing.campaign_created", actor=acting_user, obj=campaign,
+               after={"name": name, "recipients": len(rows), "templates": [t.name for t in templates],
+                      "starts_at": starts_at.isoformat(), "window_minutes": window_minutes})
+    return campaign
+
+
+def do_cancel_campaign(campaign: Campaign, acting_user) -> Campaign:
+    """Stop the campaign: no message not yet handed to the mail server is sent."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        before = campaign.status
+        campaign.move_to(CampaignStatus.CANCELLED)
+        campaign.finished_at = timezone.now()
+        campaign.save(update_fields=["status", "finished_at"])
+        # Only unclaimed ones: a batch in flight checks the status before each message.
+        unsent = Recipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING,
+                                          attempted_at__isnull=True).update(status=RecipientStatus.CANCELLED)
+        record("phishing.campaign_cancelled", actor=acting_user, obj=campaign,
+               before={"status": before}, after={"status": campaign.status, "not_sent": unsent})
+    return campaign
+
+
+def apply_remedial(recipient: Recipient, kind: str) -> bool:
+    """By the campaign's rule, assign its remedial course once per recipient for a human click
+    or submission. True when training is (or already was) assigned for this recipient."""
+    campaign = recipient.campaign
+    if campaign.remedial_programme_id is None or kind not in (EventKind.CLICKED, EventKind.SUBMITTED):
+        return False
+    if kind == EventKind.CLICKED and campaign.remedial_rule == RemedialRule.SUBMIT:
+        return False
+    if recipient.remedial_at is not None:
+        return not recipient.remedial_problem
+    from bastion.awareness import programme_actions
+
+    # Claimed in the transaction that assigns: of two concurrent hits one assigns, and an
+    # unexpected failure leaves the recipient unclaimed for the next hit.
+    now = timezone.now()
+    programme = campaign.remedial_programme
+    assert programme is not None
+    with transaction.atomic():
+        if not Recipient.objects.filter(pk=recipient.pk, remedial_at__isnull=True).update(remedial_at=now):
+            return True
+        recipient.remedial_at = now
+        try:
+            programme_actions.assign_remedial(recipient.person, programme,
+                                              f"phishing:campaign-{campaign.pk}:recipient-{recipient.pk}")
+        except ValueError as exc:
+            Recipient.objects.filter(pk=recipient.pk).update(remedial_problem=str(exc)[:1000])
+            recipient.remedial_problem = str(exc)
+            logger.warning("Remedial training not assigned for phishing recipient %s: %s", recipient.pk, exc)
+            return False
+    return True
+
+
+def do_update_tracking_rules(*, too_soon_seconds: int, scanner_agents: list[str], scanner_networks: list[str],
+                             acting_user) -> TrackingRules:
+    """Change the automated-hit rules (validated: seconds 0–3600, agents non-empty fragments,
+    networks in CIDR form); ValueError with a message fit to show."""
+    from . import tracking
+
+    if not 0 <= too_soon_seconds <= 3600:
+        raise ValueError("The too-soon window is 0 to 3600 seconds.")
+    agents = sorted({a.strip().lower() for a in scanner_agents if a.strip()})
+    if any(len(a) > 200 for a in agents) or len(agents) > 500:
+        raise ValueError("Up to 500 user-agent fragments of at most 200 characters each.")
+    if len(scanner_networks) > 500:
+        raise ValueError("Up to 500 networks.")
+    networks = tracking.validate_networks(scanner_networks)
+    with transaction.atomic():
+        rules = TrackingRules.current()
+        before = {"too_soon_seconds": rules.too_soon_seconds, "scanner_agents": rules.scanner_agents,
+                  "scanner_networks": rules.scanner_networks}
+        rules.too_soon_seconds, rules.scanner_agents, rules.scanner_networks = too_soon_seconds, agents, networks
+        rules.save()
+        record("phishing.tracking_rules_changed", actor=acting_user, obj=rules, before=before,
+               after={"too_soon_seconds": too_soon_seconds, "scanner_agents": agents, "scanner_networks": networks})
+        transaction.on_commit(tracking.forget_rules)
+    return rules
+
+
+def do_create_sending_profile(*, name: str, smtp_url: str, from_address: str, rate_per_second: int,
+                              acting_user) -> SendingProfile:
+    """Validate and save a sending profile; the audit entry holds the URL without its password."""
+    profile = SendingProfile(name=name.strip(), smtp_url=smtp_url.strip(), from_address=from_address.strip(),
+                             rate_per_second=rate_per_second)
+    profile.full_clean()
+    with transaction.atomic():
+        profile.save()
+        record("phishing.profile_created", actor=acting_user, obj=profile,
+               after={"name": profile.name, "smtp_url": profile.masked_url, "from_address": profile.from_address,
+                      "rate_per_second": rate_per_second})
+    return profile
+
+
+def do_create_template(*, acting_user, **fields) -> PhishingTemplate:
+    """Validate (placeholders, difficulty, cues, red flags) and save a template."""
+    template = PhishingTemplate(**fields)
+    template.full_clean()
+    with transaction.atomic():
+        template.save()
+        record("phishing.template_created", actor=acting_user, obj=template,
+               after={"name": template.name, "subject": template.subject, "difficulty": template.difficulty})
+    return template
+
+
+def do_create_landing_page(*, title: str, body_markdown: str, shows_form: bool, acting_user) -> LandingPage:
+    page = LandingPage(title=title.strip(), body_markdown=body_markdown, shows_form=shows_form)
+    page.full_clean()
+    with transaction.atomic():
+        page.save()
+        record("phishing.landing_page_created", actor=acting_user, obj=page,
+               after={"title": page.title, "shows_form": shows_form})
+    return page

@@ -1,0 +1,99 @@
+"""Recording a hit on a recipient's link, and the stated rules that flag automated hits.
+
+Rules, in the order they are checked (the first that matches is recorded with the hit):
+
+- ``head-request``: a HEAD request. Browsers follow links with GET; scanners probe with HEAD.
+- ``scanner-agent``: the user agent contains one of the configured fragments (case-insensitive).
+- ``scanner-network``: the source address is in one of the configured CIDR blocks.
+- ``too-soon``: the hit came within N seconds (default 10) of the message's delivery — faster
+  than a person opens and reads a message; mail gateways fetch links on arrival.
+
+Rates count a recipient as having opened, clicked or submitted only on a hit no rule flagged;
+the raw figures count every hit.
+"""
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+
+from bastion.audit.chain import client_ip
+
+from .models import AutomatedRule, Recipient, TrackingEvent, TrackingRules
+
+_CACHE_KEY = "phishing-tracking-rules"
+
+
+@dataclass(frozen=True)
+class Rules:
+    too_soon_seconds: int
+    agents: tuple[str, ...]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+RULES_CACHE_SECONDS = 60
+
+
+def current_rules() -> Rules:
+    """The rules, cached for a minute (a tracking hit must stay cheap). Saving them clears this
+    process's copy at once; other processes (each with its own cache) see them within a minute."""
+    rules = cache.get(_CACHE_KEY)
+    if rules is None:
+        row = TrackingRules.current()
+        rules = Rules(row.too_soon_seconds, tuple(a.lower() for a in row.scanner_agents if a),
+                      tuple(ipaddress.ip_network(n, strict=False) for n in row.scanner_networks))
+        cache.set(_CACHE_KEY, rules, RULES_CACHE_SECONDS)
+    return rules
+
+
+def forget_rules() -> None:
+    cache.delete(_CACHE_KEY)
+
+
+def validate_networks(values: list[str]) -> list[str]:
+    """The CIDR blocks normalised; ValueError naming the first that is not one."""
+    out = []
+    for value in values:
+        try:
+            out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"“{value}” is not a network in CIDR form (e.g. 192.0.2.0/24).") from None
+    return out
+
+
+def network_of(address: str | None) -> str:
+    """Only the network is kept: IPv4 /24, IPv6 /48."""
+    if not address:
+        return ""
+    ip = ipaddress.ip_address(address)
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def automated_rule(rules: Rules, method: str, agent: str, address: str | None, recipient: Recipient,
+                   now) -> str:
+    if method == "HEAD":
+        return AutomatedRule.HEAD
+    lowered = agent.lower()
+    if any(fragment in lowered for fragment in rules.agents):
+        return AutomatedRule.SCANNER_AGENT
+    if address and rules.networks:
+        ip = ipaddress.ip_address(address)
+        if any(ip in net for net in rules.networks if net.version == ip.version):
+            return AutomatedRule.SCANNER_NETWORK
+    if recipient.sent_at and (now - recipient.sent_at).total_seconds() < rules.too_soon_seconds:
+        return AutomatedRule.TOO_SOON
+    return ""
+
+
+def record_hit(request: HttpRequest, recipient: Recipient, kind: str, via: str = "link") -> TrackingEvent:
+    """Store one hit with the rule that flagged it (if any). One INSERT."""
+    now = timezone.now()
+    agent = request.headers.get("User-Agent", "")[:300]
+    address = client_ip(request)
+    rule = automated_rule(current_rules(), request.method or "GET", agent, address, recipient, now)
+    return TrackingEvent.objects.create(
+        recipient=recipient, kind=kind, at=now, automated=bool(rule), rule=rule,
+        method=(request.method or "GET")[:8], user_agent=agent, network=network_of(address), via=via)

@@ -1,0 +1,110 @@
+"""The tracking links in a simulation: no sign-in, the recipient's token is the credential.
+
+Each hit is one read of the recipient and one insert of the event. An unknown, malformed or
+never-sent token answers a bare 404 and records nothing. A submitted fake form records only
+that it was submitted: the fields have no names, so a browser posts no values, and the server
+never reads any it is sent anyway.
+"""
+
+import base64
+import re
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from bastion.lib.markdown import render_markdown
+
+from . import actions, tracking
+from .models import EventKind, Recipient
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _recipient(token: str, *related: str) -> Recipient:
+    if not _TOKEN.fullmatch(token):
+        raise Http404
+    recipients = Recipient.objects.select_related(*related) if related else Recipient.objects
+    found = recipients.filter(token=token, sent_at__isnull=False).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _not_found() -> HttpResponse:
+    return HttpResponse("Not found.", status=404, content_type="text/plain")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        recipient = _recipient(token)
+    except Http404:
+        return _not_found()
+    tracking.record_hit(request, recipient, EventKind.OPENED)
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+def _human_step(request: HttpRequest, recipient: Recipient, kind: str) -> None:
+    event = tracking.record_hit(request, recipient, kind)
+    if not event.automated:
+        actions.apply_remedial(recipient, kind)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        recipient = _recipient(token, "campaign")
+    except Http404:
+        return _not_found()
+    _human_step(request, recipient, EventKind.CLICKED)
+    return HttpResponseRedirect(f"/p/l/{recipient.token}/")
+
+
+@never_cache
+@require_http_methods(["GET"])
+def landing(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        recipient = _recipient(token, "campaign__landing_page", "template")
+    except Http404:
+        return _not_found()
+    return _landing_page(request, recipient, submitted=request.GET.get("submitted") == "1")
+
+
+def _landing_page(request: HttpRequest, recipient: Recipient, submitted: bool) -> HttpResponse:
+    page = recipient.campaign.landing_page
+    return render(request, "phishing/landing.html", {
+        "page": page, "body": render_markdown(page.body_markdown), "recipient": recipient,
+        "show_form": page.shows_form and not submitted, "submitted": submitted,
+        "red_flags": recipient.template.red_flags,
+        "remedial": recipient.remedial_at is not None and not recipient.remedial_problem,
+    })
+
+
+@never_cache
+@require_http_methods(["POST"])
+def submit(request: HttpRequest, token: str) -> HttpResponse:
+    # Nothing in request.POST is read, stored or logged: only the fact of the submission.
+    try:
+        recipient = _recipient(token, "campaign")
+    except Http404:
+        return _not_found()
+    _human_step(request, recipient, EventKind.SUBMITTED)
+    return HttpResponseRedirect(f"/p/l/{recipient.token}/?submitted=1")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        recipient = _recipient(token)
+    except Http404:
+        return _not_found()
+    if request.method == "POST":
+        tracking.record_hit(request, recipient, EventKind.REPORTED)
+        return render(request, "phishing/reported.html", {})
+    return render(request, "phishing/report.html", {"token": recipient.token})
