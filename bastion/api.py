@@ -58,6 +58,7 @@ def _mount() -> None:
     from bastion.awareness.course_api import courses_router, policies_router
     from bastion.awareness.programme_api import assignments_router, programmes_router
     from bastion.awareness.progress_api import router as progress_router
+    from bastion.incidents.api import router as incidents_router
     from bastion.people.api import groups_router, people_router
     from bastion.phishing.api import campaigns_router, phishing_router
     from bastion.response.api import router as plans_router
@@ -74,6 +75,7 @@ def _mount() -> None:
     api.add_router("/assignments", assignments_router, tags=["awareness"])
     api.add_router("/progress", progress_router, tags=["awareness"])
     api.add_router("/plans", plans_router, tags=["plan"])
+    api.add_router("/incidents", incidents_router, tags=["incidents"])
     api.add_router("/campaigns", campaigns_router, tags=["phishing"])
     api.add_router("/phishing", phishing_router, tags=["phishing"])
     api.add_router("/audit", audit_router, tags=["audit"])

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "bastion.awareness",
     "bastion.response",
     "bastion.phishing",
+    "bastion.incidents",
     "bastion.outbox",
     "bastion.jobs",
     "bastion.demo",

@@ -1,0 +1,69 @@
+"""Who may see and change incidents. The API (and the pages to come) get incidents here; the role
+rules live here and nowhere else.
+
+- The security lead and team see every incident that is not restricted, declare incidents and
+  run them (facts, checklist, notifications, timeline, status).
+- Executives and the auditor read incidents that are not restricted; they change nothing.
+- A restricted incident (need to know) is visible only to its members and to whoever declared
+  it, whatever their role — not to the security lead by role alone. A member who is lead or team
+  runs it; a member who is an executive or auditor reads it. It is left out of every list, and
+  its page and API answer 404 to anyone else, as if it did not exist.
+- Business leaders, managers and employees see no incident, even if named members.
+- Tools such as a SIEM declare through the API with the token of a user with the security
+  lead or team role (a service account).
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from bastion.accounts.models import Role
+
+from .models import Incident, IncidentQuerySet
+
+_RUNNERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM)
+_READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.EXECUTIVE, Role.AUDITOR)
+# Who may be made a member of a restricted incident (the others see no incident at all).
+MEMBER_ROLES = _READERS
+
+
+def can_view_incidents(user) -> bool:
+    return user.is_authenticated and user.has_role(*_READERS)
+
+
+def can_run_incidents(user) -> bool:
+    """Declare incidents and change them (those visible to the user)."""
+    return user.is_authenticated and user.has_role(*_RUNNERS)
+
+
+def incidents_visible_to(user) -> IncidentQuerySet:
+    """Every incident the user may know exists (one query; restricted ones only as member or
+    declarer). PermissionDenied for a role that sees no incidents."""
+    if not can_view_incidents(user):
+        raise PermissionDenied
+    need_to_know = Q(pk__in=Incident.members.through.objects.filter(user_id=user.pk).values("incident_id"))
+    return Incident.objects.filter(
+        Q(restricted=False)
+        | need_to_know
+        | Q(declared_by_id=user.pk)
+    )
+
+
+def get_incident_for_view(user, pk: int) -> Incident:
+    try:
+        return incidents_visible_to(user).select_related("plan_version").get(pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404 from None
+
+
+def get_incident_for_edit(user, pk: int) -> Incident:
+    """404 if the user may not know it exists; 403 if they may read it but not change it."""
+    incident = get_incident_for_view(user, pk)
+    if not can_run_incidents(user):
+        raise PermissionDenied
+    return incident
+
+
+def require_declarer(user) -> None:
+    if not can_run_incidents(user):
+        raise PermissionDenied

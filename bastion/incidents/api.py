@@ -1,0 +1,387 @@
+"""Incidents over JSON: list, declare, read and update facts; an incident's timeline (and its
+verification), notifications due and deviations.
+
+Every endpoint gets its incident through access.py: a restricted incident answers 404 to anyone
+not a member (or its declarer), and is left out of the list. A SIEM declares with the API token
+of a service user holding the security lead or team role. Bodies refuse unknown fields; what
+the plan refuses (an unknown type, fact, severity, a time in the future, a severity changed
+without a reason) answers 422 with one message per problem, and nothing is saved.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import ValidationError
+from pydantic import ConfigDict
+
+from bastion.accounts.models import User
+from bastion.lib.http import AuthedRequest
+from bastion.people.models import Person
+from bastion.systems.models import BusinessSystem
+
+from . import access, actions, timeline
+from .models import Incident
+
+router = Router()
+
+MAX_LIST = 200
+
+
+def _refusal(problems: list[str], field: str | None = None) -> ValidationError:
+    loc = ["body", "payload"] + ([field] if field else [])
+    return ValidationError([{"type": "value_error", "loc": loc, "msg": p} for p in problems])
+
+
+def _django_refusal(error: DjangoValidationError) -> ValidationError:
+    return _refusal(list(error.messages))
+
+
+class SystemRef(Schema):
+    id: int
+    name: str
+
+
+class IncidentSummary(Schema):
+    id: int
+    reference: str
+    title: str
+    status: str
+    type: str = Field(alias="type_key")
+    severity: str
+    declared_at: datetime
+    detected_at: datetime
+    restricted: bool
+    plan_version: int = Field(alias="plan_version_number")
+
+
+class IncidentPage(Schema):
+    items: list[IncidentSummary]
+    count: int
+
+
+class IncidentOut(Schema):
+    id: int
+    reference: str
+    title: str
+    summary: str
+    status: str
+    type: str = Field(alias="type_key")
+    severity: str
+    suggested_severity: str
+    severity_reason: str
+    detected_at: datetime
+    declared_at: datetime
+    declared_by: str | None = Field(None, description="The declarer's email address")
+    reported_by: str
+    plan_version: int
+    affected_systems: list[SystemRef]
+    system_tier: int | None = Field(description="Effective tier of the most critical affected system")
+    data_involved: list[str]
+    facts: dict[str, Any]
+    clocks: dict[str, datetime] = Field(description="Clock times, detection and declaration included")
+    incident_commander: str | None = Field(None, description="Email address")
+    scribe: str | None = None
+    liaison: str | None = None
+    legal: str | None = None
+    restricted: bool
+    law_enforcement_required: bool
+    law_enforcement_decision: str
+    closed_at: datetime | None
+
+    @staticmethod
+    def resolve_declared_by(obj: Incident) -> str | None:
+        return obj.declared_by.email if obj.declared_by else None
+
+    @staticmethod
+    def resolve_plan_version(obj: Incident) -> int:
+        return obj.plan_version.number
+
+    @staticmethod
+    def resolve_affected_systems(obj: Incident) -> list[dict]:
+        return [{"id": s.pk, "name": s.name} for s in obj.affected_systems.order_by("name")]
+
+    @staticmethod
+    def resolve_clocks(obj: Incident) -> dict:
+        return {k: v for k, v in obj.clock_times().items() if v is not None}
+
+    @staticmethod
+    def resolve_law_enforcement_required(obj: Incident) -> bool:
+        return obj.law_enforcement_required()
+
+    @staticmethod
+    def resolve_incident_commander(obj: Incident) -> str | None:
+        return obj.incident_commander.email if obj.incident_commander else None
+
+    @staticmethod
+    def resolve_scribe(obj: Incident) -> str | None:
+        return obj.scribe.email if obj.scribe else None
+
+    @staticmethod
+    def resolve_liaison(obj: Incident) -> str | None:
+        return obj.liaison.email if obj.liaison else None
+
+    @staticmethod
+    def resolve_legal(obj: Incident) -> str | None:
+        return obj.legal.email if obj.legal else None
+
+
+class IncidentFilters(Schema):
+    status: Literal["detection", "triage", "containment", "eradication", "recovery", "closed", "open"] | None = Field(
+        None, description="One status, or open (all but closed)")
+    limit: int = Field(50, ge=1, le=MAX_LIST)
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
+class Declaration(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=200)
+    summary: str = Field(max_length=20_000, description="What is known")
+    detected_at: datetime
+    reported_by: str = Field(max_length=200, description="Who or what reported it (a person, a SIEM rule)")
+    type: str = Field(max_length=64, description="A key of the plan's incident types")
+    affected_systems: list[int] = Field(default_factory=list, max_length=500, description="Business system ids")
+    data_involved: list[str] = Field(default_factory=list, max_length=20)
+    facts: dict[str, Any] = Field(default_factory=dict, description="The plan's fact vocabulary")
+    clocks: dict[str, datetime | None] = Field(default_factory=dict, description="The plan's clock vocabulary")
+    severity: str | None = Field(None, max_length=64, description="Leave out to take the suggestion")
+    severity_reason: str = Field("", max_length=5000)
+    incident_commander: str | None = Field(None, max_length=254, description="Email address of a person")
+    scribe: str | None = Field(None, max_length=254)
+    liaison: str | None = Field(None, max_length=254)
+    legal: str | None = Field(None, max_length=254)
+    restricted: bool = False
+    members: list[str] = Field(default_factory=list, max_length=200, description="Email addresses of users")
+
+
+class FactsPatch(Schema):
+    """Only what is sent changes. facts and clocks are merged; null removes one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: dict[str, Any] | None = None
+    clocks: dict[str, datetime | None] | None = None
+    type: str | None = Field(None, max_length=64)
+    severity: str | None = Field(None, max_length=64)
+    severity_reason: str | None = Field(None, max_length=5000)
+    data_involved: list[str] | None = Field(None, max_length=20)
+    affected_systems: list[int] | None = Field(None, max_length=500)
+
+
+def _systems(ids: list[int]) -> list[BusinessSystem]:
+    found = {s.pk: s for s in BusinessSystem.objects.filter(pk__in=ids)}
+    unknown = [str(i) for i in ids if i not in found]
+    if unknown:
+        raise _refusal([f"No business system with id {', '.join(unknown)}."], "affected_systems")
+    return list(found.values())
+
+
+def _people(payload: Declaration) -> dict[str, Person | None]:
+    wanted = {name: getattr(payload, name) for name in ("incident_commander", "scribe", "liaison", "legal")}
+    emails = {e.lower() for e in wanted.values() if e}
+    found = {p.email.lower(): p for p in Person.objects.filter(email__in=emails)} if emails else {}
+    problems = [f"{name}: nobody in the directory has the address {email!r}."
+                for name, email in wanted.items() if email and email.lower() not in found]
+    if problems:
+        raise _refusal(problems)
+    return {name: found[email.lower()] if email else None for name, email in wanted.items()}
+
+
+def _members(emails: list[str]) -> list[User]:
+    users = {u.email: u for u in User.objects.filter(email__in=[e.lower() for e in emails], is_active=True)}
+    problems = [f"No active user has the address {e!r}." for e in emails if e.lower() not in users]
+    problems += [f"{u.email} has a role that sees no incidents; only the security lead and team, executives and "
+                 "auditors can be members." for u in users.values() if u.role not in access.MEMBER_ROLES]
+    if problems:
+        raise _refusal(problems, "members")
+    return list(users.values())
+
+
+def _detail(incident_id: int, user) -> Incident:
+    return (access.incidents_visible_to(user)
+            .select_related("plan_version", "declared_by", "incident_commander", "scribe", "liaison", "legal")
+            .get(pk=incident_id))
+
+
+@router.get("", response=IncidentPage, summary="List incidents (restricted ones only for their members)")
+def list_incidents(request: AuthedRequest, filters: Query[IncidentFilters]):
+    incidents = access.incidents_visible_to(request.user)
+    if filters.status == "open":
+        incidents = incidents.open()
+    elif filters.status:
+        incidents = incidents.filter(status=filters.status)
+    page = (incidents.annotate(plan_version_number=F("plan_version__number"))
+            .only("id", "title", "status", "type_key", "severity", "declared_at", "detected_at", "restricted")
+            .order_by("-declared_at", "-id"))
+    return {"items": list(page[filters.offset:filters.offset + filters.limit]), "count": incidents.count()}
+
+
+@router.post("", response={201: IncidentOut}, summary="Declare an incident under the plan in force")
+def declare(request: AuthedRequest, payload: Declaration):
+    access.require_declarer(request.user)
+    systems = _systems(payload.affected_systems)
+    people = _people(payload)
+    members = _members(payload.members)
+    try:
+        incident = actions.do_declare(
+            acting_user=request.user, title=payload.title, summary=payload.summary, detected_at=payload.detected_at,
+            reported_by=payload.reported_by, type_key=payload.type, affected_systems=systems,
+            data_involved=payload.data_involved, facts=payload.facts, clocks=payload.clocks,
+            severity=payload.severity, severity_reason=payload.severity_reason, restricted=payload.restricted,
+            members=members, request=request, incident_commander=people["incident_commander"],
+            scribe=people["scribe"], liaison=people["liaison"], legal=people["legal"])
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return Status(201, _detail(incident.pk, request.user))
+
+
+@router.get("/{int:incident_id}", response=IncidentOut, summary="One incident")
+def get_incident(request: AuthedRequest, incident_id: int):
+    access.get_incident_for_view(request.user, incident_id)
+    return _detail(incident_id, request.user)
+
+
+@router.patch("/{int:incident_id}", response=IncidentOut,
+              summary="Update facts, clocks, type, severity, data involved or affected systems")
+def update_facts(request: AuthedRequest, incident_id: int, payload: FactsPatch):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    systems = _systems(payload.affected_systems) if payload.affected_systems is not None else None
+    try:
+        actions.do_update_facts(acting_user=request.user, incident=incident, facts=payload.facts,
+                                clocks=payload.clocks, type_key=payload.type, severity=payload.severity,
+                                severity_reason=payload.severity_reason, data_involved=payload.data_involved,
+                                affected_systems=systems, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return _detail(incident_id, request.user)
+
+
+class StatusChange(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(max_length=16)
+    note: str = Field("", max_length=5000)
+
+
+@router.post("/{int:incident_id}/status", response=IncidentOut, summary="Move the incident to another status")
+def change_status(request: AuthedRequest, incident_id: int, payload: StatusChange):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    try:
+        actions.do_change_status(acting_user=request.user, incident=incident, status=payload.status,
+                                 note=payload.note, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return _detail(incident_id, request.user)
+
+
+class EntryOut(Schema):
+    seq: int
+    event_at: datetime
+    recorded_at: datetime
+    author: str = Field(alias="author_label")
+    kind: str
+    text: str
+    evidence_name: str
+    evidence_sha256: str
+    evidence_size: int | None
+    prev_hash: str
+    hash: str
+
+
+class TimelinePage(Schema):
+    items: list[EntryOut]
+    count: int
+
+
+class Paging(Schema):
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
+@router.get("/{int:incident_id}/timeline", response=TimelinePage, summary="The timeline, oldest first")
+def get_timeline(request: AuthedRequest, incident_id: int, paging: Query[Paging]):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    entries = incident.timeline.defer("evidence").order_by("seq")
+    return {"items": list(entries[paging.offset:paging.offset + paging.limit]), "count": incident.timeline.count()}
+
+
+class Verification(Schema):
+    ok: bool
+    checked: int
+    head: str = Field(description="The hash of the last entry checked")
+    problem: str
+    seq: int | None
+
+
+@router.get("/{int:incident_id}/timeline/verify", response=Verification,
+            summary="Recompute the timeline's hash chain and name the first broken entry")
+def verify_timeline(request: AuthedRequest, incident_id: int):
+    return timeline.verify(access.get_incident_for_view(request.user, incident_id)).__dict__
+
+
+class NotificationOut(Schema):
+    id: int
+    rule: str = Field(alias="rule_key")
+    rule_name: str
+    recipient: str = Field(alias="recipient_label")
+    status: str
+    deadline: datetime | None
+    reason: str
+    channel: str
+    message: str
+    notified_by: str | None = None
+    notified_whom: str
+    notified_at: datetime | None
+    notified_channel: str
+    what_was_said: str
+    not_required_reason: str
+    escalated_at: datetime | None
+
+    @staticmethod
+    def resolve_notified_by(obj) -> str | None:
+        return obj.notified_by.email if obj.notified_by else None
+
+
+@router.get("/{int:incident_id}/notifications", response=list[NotificationOut],
+            summary="The notifications the plan calls for, soonest deadline first")
+def get_notifications(request: AuthedRequest, incident_id: int):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    return list(incident.notifications.select_related("notified_by"))
+
+
+class DeviationOut(Schema):
+    id: int
+    step: str | None = Field(None, description="The checklist step's key")
+    step_title: str | None = None
+    kind: str
+    explanation: str
+    decided_by: str
+    decided_at: datetime
+    recorded_by: str | None = None
+    recorded_at: datetime
+
+    @staticmethod
+    def resolve_step(obj) -> str | None:
+        return obj.step.step_key if obj.step else None
+
+    @staticmethod
+    def resolve_step_title(obj) -> str | None:
+        return obj.step.title if obj.step else None
+
+    @staticmethod
+    def resolve_decided_by(obj) -> str:
+        return obj.decided_by.email
+
+    @staticmethod
+    def resolve_recorded_by(obj) -> str | None:
+        return obj.recorded_by.email if obj.recorded_by else None
+
+
+@router.get("/{int:incident_id}/deviations", response=list[DeviationOut], summary="Deviations from the playbook")
+def get_deviations(request: AuthedRequest, incident_id: int):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    return list(incident.deviations.select_related("step", "decided_by", "recorded_by"))
+
