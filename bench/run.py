@@ -3,7 +3,9 @@
 Each database gets a fresh instance, then each bench (bench/people_bench.py,
 bench/reviews_bench.py, bench/awareness_bench.py) runs against it in its own process (settings
 are per process). Figures are printed, never asserted. `bench/run.py reviews` runs only the
-benches named. The awareness bench builds ~1,000,000 assignments: allow ten minutes per database.
+benches named (bench/phishing_bench.py: sending to an SMTP sink, tracking hits, results API;
+BENCH_RECIPIENTS sizes its campaign, default 20,000). The awareness bench builds ~1,000,000
+assignments: allow ten minutes per database.
 
 BENCH_REUSE=1 keeps a database built by an earlier run (the SQLite file, the PostgreSQL
 database) instead of starting afresh; the awareness bench then skips building its data and the
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bastion_bench"
 REUSE = os.environ.get("BENCH_REUSE") == "1"
-BENCHES = ["people", "reviews", "awareness"]
+BENCHES = ["people", "reviews", "awareness", "phishing"]
 
 
 def fresh_postgres() -> str:

@@ -3,14 +3,17 @@
 - The security lead and team manage everything: profiles, domains, templates, pages, campaigns.
 - Executives read campaigns and their results (what senior management is shown).
 - The auditor reads everything (never a profile's SMTP password: nobody sees that).
-- Business leaders, managers and employees see nothing; an employee reports their own
-  simulation through its link or the mail add-in (``get_recipient_for_report``).
+- A manager with a directory record reads the phishing history of the people who report to
+  them, directly or not (``get_person_for_history``), as they follow their training; nothing else.
+- Business leaders and employees see nothing; an employee reports their own simulation through
+  its link or the mail add-in (``get_recipient_for_report``).
 """
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from bastion.accounts.models import Role
+from bastion.people.models import Person
 
 from .models import Campaign, PhishingTemplate, Recipient
 
@@ -82,3 +85,18 @@ def get_recipient_for_report(user, token: str) -> Recipient:
     if user.person_id is not None and found.person_id == user.person_id:
         return found
     raise Http404
+
+
+def get_person_for_history(user, person_id: int) -> Person:
+    """The person whose simulations `user` may read: anyone for those who read results, one of
+    a manager's people (directly or not) for that manager; 404 for another, 403 for other roles."""
+    if can_view_campaigns(user):
+        people = Person.objects.all()
+    elif user.is_authenticated and user.has_role(Role.MANAGER) and user.person_id is not None:
+        people = Person.objects.reporting_to(user.person)
+    else:
+        raise PermissionDenied
+    found = people.filter(pk=person_id).first()
+    if found is None:
+        raise Http404
+    return found

@@ -2,6 +2,7 @@
 cancellation) and the remedial training a click or submission calls for."""
 
 import logging
+import smtplib
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -23,6 +24,7 @@ from .models import (
     SendingProfile,
     TrackingRules,
     VerifiedDomain,
+    Webhook,
     new_token,
     outside_domains,
 )
@@ -222,3 +224,51 @@ def do_create_landing_page(*, title: str, body_markdown: str, shows_form: bool, 
         record("phishing.landing_page_created", actor=acting_user, obj=page,
                after={"title": page.title, "shows_form": shows_form})
     return page
+
+
+def do_create_webhook(*, url: str, events: list[str], acting_user) -> Webhook:
+    """Validate (an http(s) URL, known events) and save a webhook with a fresh secret; the
+    caller shows the secret once. The audit entry never holds it."""
+    from . import webhooks
+
+    webhook = Webhook(url=url.strip(), events=sorted(set(events)), created_by=acting_user)
+    webhook.full_clean()
+    with transaction.atomic():
+        webhook.save()
+        record("phishing.webhook_created", actor=acting_user, obj=webhook,
+               after={"url": webhook.url, "events": webhook.events})
+        transaction.on_commit(webhooks.forget_subscribers)
+    webhooks.forget_subscribers()  # and now: this process sees it at once, even inside a transaction
+    return webhook
+
+
+def do_deactivate_webhook(webhook: Webhook, acting_user) -> Webhook:
+    """Stop sending to the webhook; its undelivered events are marked failed when next due."""
+    from . import webhooks
+
+    with transaction.atomic():
+        Webhook.objects.filter(pk=webhook.pk).update(active=False)
+        webhook.active = False
+        record("phishing.webhook_deactivated", actor=acting_user, obj=webhook, before={"active": True},
+               after={"active": False})
+        transaction.on_commit(webhooks.forget_subscribers)
+    webhooks.forget_subscribers()  # and now: this process sees it at once, even inside a transaction
+    return webhook
+
+
+def do_test_send(campaign: Campaign, to: str, acting_user) -> list[str]:
+    """Send one message of each of the campaign's templates to `to` (which must be in a
+    verified domain) and record it. ValueError, fit to show, for an address outside them or
+    a mail server that refused; the audit entry is written only for a send that went out."""
+    from . import sending
+
+    to = to.strip()
+    problem = refusal([to], verified_domains())
+    if problem:
+        raise ValueError(problem)
+    try:
+        names = sending.send_test(campaign, to)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ValueError("The test message was not sent: " + sending.describe(exc, campaign.sending_profile)) from None
+    record("phishing.test_sent", actor=acting_user, obj=campaign, after={"to": to, "templates": names})
+    return names

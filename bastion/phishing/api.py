@@ -1,18 +1,21 @@
 """Campaigns over JSON (list, create, get, cancel, results) and the mail add-in's report
 endpoint. The same access helpers and actions as the pages."""
 
+import csv
 from datetime import datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from bastion.awareness.models import Programme
+from bastion.lib.http import MAX_ID
+from bastion.lib.spreadsheet import safe_cell
 from bastion.people.models import Group
 
-from . import access, actions
+from . import access, actions, results
 from .models import (
     PLACEHOLDERS,
     Campaign,
@@ -22,8 +25,8 @@ from .models import (
     SendingProfile,
     TrackingRules,
     VerifiedDomain,
+    Webhook,
 )
-from .results import campaign_results
 from .tracking import record_hit
 
 campaigns_router = Router()
@@ -159,9 +162,68 @@ def cancel_campaign(request: HttpRequest, campaign_id: int):
         return Status(409, {"detail": str(exc)})
 
 
+class ResultsParams(Schema):
+    by: Literal["department", "manager"] | None = Field(None, description="Add figures per department or manager")
+    limit: int = Field(100, ge=1, le=1000, description="Groups per page")
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
 @campaigns_router.get("/{int:campaign_id}/results")
-def get_results(request: HttpRequest, campaign_id: int) -> dict:
-    return campaign_results(access.get_campaign_for_view(request.user, campaign_id))
+def get_results(request: HttpRequest, campaign_id: int, params: Query[ResultsParams]) -> dict:
+    """Recipients per stage, raw and filtered, with rates; with `by`, a page of the same per
+    department or manager (`groups`, `group_count`)."""
+    campaign = access.get_campaign_for_view(request.user, campaign_id)
+    out = results.campaign_results(campaign)
+    if params.by:
+        groups, count = results.campaign_groups(campaign, params.by, params.limit, params.offset)
+        out.update(by=params.by, groups=groups, group_count=count)
+    return out
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@campaigns_router.get("/{int:campaign_id}/results.csv")
+def export_results(request: HttpRequest, campaign_id: int):
+    """Each recipient's results as CSV; cells a spreadsheet would run as formulas are quoted."""
+    campaign = access.get_campaign_for_view(request.user, campaign_id)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(results.CSV_HEADER)
+        for row in results.csv_rows(campaign):
+            yield writer.writerow([safe_cell(v) for v in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
+    return response
+
+
+class RepeatParams(Schema):
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=10_000_000)
+    min_campaigns: int = Field(2, ge=2, le=1000)
+
+
+@phishing_router.get("/repeat-clickers")
+def get_repeat_clickers(request: HttpRequest, params: Query[RepeatParams]) -> dict:
+    """People who clicked (hits no rule flagged) in at least `min_campaigns` campaigns."""
+    access.campaigns_visible_to(request.user)
+    items, count = results.repeat_clickers(params.limit, params.offset, params.min_campaigns)
+    return {"items": items, "count": count}
+
+
+@phishing_router.get("/people/{int:person_id}/history")
+def get_person_history(request: HttpRequest, person_id: int) -> dict:
+    """Every simulation sent to the person, newest first, with when they opened, clicked,
+    submitted and reported (first hit no rule flagged) and any remedial training."""
+    if person_id > MAX_ID:
+        raise Http404
+    person = access.get_person_for_history(request.user, person_id)
+    return {"person": person.pk, "employee_id": person.employee_id, "name": f"{person.first_name} {person.last_name}",
+            "simulations": results.person_history(person.pk)}
 
 
 @phishing_router.get("/rules", response=RulesOut)
@@ -356,3 +418,98 @@ def create_landing_page(request: HttpRequest, payload: LandingIn):
         return Status(201, actions.do_create_landing_page(**payload.dict(), acting_user=request.user))
     except ValidationError as exc:
         return _refused(exc)
+
+
+# --- test send and webhooks ------------------------------------------------------------------
+
+
+class TestSendIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=3, max_length=254, description="An address in one of the verified domains")
+
+
+class TestSendOut(Schema):
+    detail: str
+    templates: list[str]
+
+
+@campaigns_router.post("/{int:campaign_id}/test-send", response={200: TestSendOut, 422: Detail})
+def test_send(request: HttpRequest, campaign_id: int, payload: TestSendIn):
+    """One message of each of the campaign's templates to one address, for a sample person;
+    its links record nothing. Recorded in the audit trail."""
+    campaign = access.get_campaign_for_manage(request.user, campaign_id)
+    try:
+        names = actions.do_test_send(campaign, payload.to, request.user)
+    except ValueError as exc:
+        return Status(422, {"detail": str(exc)})
+    return {"detail": f"Sent {len(names)} test message(s) to {payload.to.strip()}.", "templates": names}
+
+
+class WebhookIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=500, description="https://… (http:// allowed); nothing else")
+    events: list[Literal["delivered", "opened", "clicked", "submitted", "reported"]] = Field(min_length=1,
+                                                                                             max_length=5)
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once: the key of the X-Bastion-Signature HMAC")
+
+
+class DeliveryOut(Schema):
+    id: int
+    event: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str
+    created_at: datetime
+
+
+@phishing_router.get("/webhooks", response=list[WebhookOut])
+def list_webhooks(request: HttpRequest):
+    access.require_setup_reader(request.user)
+    return list(Webhook.objects.order_by("pk")[:1000])
+
+
+@phishing_router.post("/webhooks", response={201: WebhookCreated, 422: Detail})
+def create_webhook(request: HttpRequest, payload: WebhookIn):
+    """Events are POSTed signed with the secret returned here, once (see webhooks.py)."""
+    access.require_manager(request.user)
+    try:
+        return Status(201, actions.do_create_webhook(url=payload.url, events=list(payload.events),
+                                                     acting_user=request.user))
+    except ValidationError as exc:
+        return _refused(exc)
+
+
+def _webhook(pk: int) -> Webhook:
+    found = Webhook.objects.filter(pk=pk).first() if pk <= MAX_ID else None
+    if found is None:
+        raise Http404
+    return found
+
+
+@phishing_router.post("/webhooks/{int:webhook_id}/deactivate", response=WebhookOut)
+def deactivate_webhook(request: HttpRequest, webhook_id: int):
+    access.require_manager(request.user)
+    return actions.do_deactivate_webhook(_webhook(webhook_id), request.user)
+
+
+@phishing_router.get("/webhooks/{int:webhook_id}/deliveries", response=list[DeliveryOut])
+def list_deliveries(request: HttpRequest, webhook_id: int, page: Query[PageParams]):
+    """The webhook's deliveries, newest first."""
+    access.require_setup_reader(request.user)
+    webhook = _webhook(webhook_id)
+    return list(webhook.deliveries.order_by("-pk")[page.offset:page.offset + page.limit])

@@ -376,3 +376,72 @@ class TrackingRules(models.Model):
 
 def link_for(path: str, token: str) -> str:
     return f"{settings.BASE_URL}/p/{path}/{quote(token)}"
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def validate_webhook_url(value: str) -> None:
+    try:
+        url = urlparse(value)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValidationError("The webhook URL is not a valid address.") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValidationError("The webhook URL must start with https:// (or http://) and name a host.")
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Webhook(models.Model):
+    """Where tracking events are POSTed, signed with the secret (shown once, at creation)."""
+
+    url = models.CharField(max_length=500, validators=[validate_webhook_url])
+    secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    events = models.JSONField(default=list, help_text="Event kinds sent: delivered, opened, clicked, …")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<Webhook {self.pk} {self.url}>"
+
+    def clean(self) -> None:
+        if (not isinstance(self.events, list) or not self.events
+                or any(e not in EventKind.values for e in self.events)):
+            raise ValidationError({"events": "Choose one or more of: " + ", ".join(EventKind.values) + "."})
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be delivered"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up after the last attempt)"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: written with the event, POSTed by the periodic job."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=16, choices=EventKind.choices)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]

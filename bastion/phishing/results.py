@@ -1,10 +1,14 @@
-"""A campaign's figures: raw (every hit) and filtered (hits no automated rule flagged)."""
+"""A campaign's figures: raw (every hit) and filtered (hits no automated rule flagged); the same
+by department and by manager; repeat clickers across campaigns; a person's history; the
+per-recipient CSV rows. Each is a fixed number of queries, whatever the number of recipients."""
 
+from collections.abc import Iterable, Iterator
 from statistics import median
+from typing import Any, cast
 
 from django.db.models import Count, Min, Q
 
-from .models import Campaign, EventKind, RecipientStatus, TrackingEvent
+from .models import Campaign, EventKind, Recipient, RecipientStatus, TrackingEvent
 
 KINDS = (EventKind.OPENED, EventKind.CLICKED, EventKind.SUBMITTED, EventKind.REPORTED)
 
@@ -36,3 +40,121 @@ def campaign_results(campaign: Campaign) -> dict:
         "report_rate": round(filtered["reported"] / sent, 4) if sent else None,
         "median_seconds_to_report": median(delays) if delays else None,
     }
+
+
+# --- by department and by manager ------------------------------------------------------------
+
+GROUPINGS = {"department": "person__department", "manager": "person__manager"}
+
+
+def _stage_counts(prefix: str = "") -> dict:
+    """Distinct recipients per stage, raw and filtered, as aggregates over tracking events."""
+    aggregates = {}
+    for kind in KINDS:
+        aggregates[f"{kind}_raw"] = Count(f"{prefix}recipient", distinct=True, filter=Q(kind=kind))
+        aggregates[f"{kind}_filtered"] = Count(f"{prefix}recipient", distinct=True,
+                                               filter=Q(kind=kind, automated=False))
+    return aggregates
+
+
+def _figures(sent: int, counts: dict) -> dict:
+    raw = {k.value: counts.get(f"{k}_raw", 0) for k in KINDS}
+    filtered = {k.value: counts.get(f"{k}_filtered", 0) for k in KINDS}
+    return {"sent": sent, "raw": raw, "filtered": filtered,
+            "click_rate": round(filtered["clicked"] / sent, 4) if sent else None,
+            "report_rate": round(filtered["reported"] / sent, 4) if sent else None}
+
+
+def campaign_groups(campaign: Campaign, by: str, limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
+    """One page of the campaign's figures per department or per manager, and how many groups
+    there are. Four queries whatever the size: groups, their count, their events, managers' names."""
+    field = GROUPINGS[by]
+    groups = (campaign.recipients.order_by().values(field)
+              .annotate(recipients=Count("pk"), sent=Count("pk", filter=Q(status=RecipientStatus.SENT))))
+    total = groups.count()
+    page = list(groups.order_by(field)[offset:offset + limit])
+    keys = [row[field] for row in page]
+    events = (TrackingEvent.objects.filter(recipient__campaign=campaign)
+              .filter(Q(**{f"recipient__{field}__in": [k for k in keys if k is not None]})
+                      | (Q(**{f"recipient__{field}__isnull": True}) if None in keys else Q(pk__in=[])))
+              .order_by().values(f"recipient__{field}").annotate(**_stage_counts()))
+    by_key = {row.pop(f"recipient__{field}"): row for row in events}
+    names = {}
+    if by == "manager":
+        from bastion.people.models import Person
+
+        names = {p["pk"]: f"{p['first_name']} {p['last_name']}"
+                 for p in Person.objects.filter(pk__in=[k for k in keys if k]).values("pk", "first_name", "last_name")}
+    items = []
+    for row in page:
+        key = row[field]
+        if by == "manager":
+            label = names.get(key, "") if key else "No manager"
+        else:
+            label = key or "No department"
+        items.append({"key": key, "label": label, "recipients": row["recipients"],
+                      **_figures(row["sent"], by_key.get(key, {}))})
+    return items, total
+
+
+# --- across campaigns ------------------------------------------------------------------------
+
+
+def repeat_clickers(limit: int = 100, offset: int = 0, min_campaigns: int = 2) -> tuple[list[dict], int]:
+    """People with a click no automated rule flagged in at least `min_campaigns` campaigns, most
+    campaigns first: one page and how many there are (two queries)."""
+    clickers = (TrackingEvent.objects.filter(kind=EventKind.CLICKED, automated=False).order_by()
+                .values("recipient__person").annotate(campaigns=Count("recipient__campaign", distinct=True))
+                .filter(campaigns__gte=min_campaigns))
+    total = clickers.count()
+    rows = list(clickers.order_by("-campaigns", "recipient__person")
+                .values("recipient__person", "recipient__person__employee_id", "recipient__person__first_name",
+                        "recipient__person__last_name", "recipient__person__department", "campaigns")
+                [offset:offset + limit])
+    return [{"person": r["recipient__person"], "employee_id": r["recipient__person__employee_id"],
+             "name": f"{r['recipient__person__first_name']} {r['recipient__person__last_name']}",
+             "department": r["recipient__person__department"], "campaigns_clicked": r["campaigns"]}
+            for r in rows], total
+
+
+def _firsts() -> dict:
+    """Per recipient: the time of their first hit of each kind that no rule flagged, and how
+    many hits were flagged automated."""
+    firsts = {f"first_{kind}": Min("events__at", filter=Q(events__kind=kind, events__automated=False))
+              for kind in KINDS}
+    return {**firsts, "automated_hits": Count("events", filter=Q(events__automated=True))}
+
+
+def person_history(person_id: int) -> list[dict]:
+    """Every simulation the person was sent, newest first, with what they did (one query)."""
+    rows = (Recipient.objects.filter(person_id=person_id).order_by("-campaign__starts_at", "-pk")
+            .values("campaign", "campaign__name", "template__name", "template__difficulty", "status", "sent_at",
+                    "remedial_at")
+            .annotate(**_firsts()))
+    return [{"campaign": r["campaign"], "campaign_name": r["campaign__name"], "template": r["template__name"],
+             "difficulty": r["template__difficulty"], "status": r["status"], "sent_at": r["sent_at"],
+             "opened_at": r["first_opened"], "clicked_at": r["first_clicked"],
+             "submitted_at": r["first_submitted"], "reported_at": r["first_reported"],
+             "automated_hits": r["automated_hits"], "remedial_assigned_at": r["remedial_at"]}
+            for r in cast(Iterable[dict[str, Any]], rows)]
+
+
+CSV_HEADER = ["employee_id", "email", "first_name", "last_name", "department", "template", "status", "sent_at",
+              "opened_at", "clicked_at", "submitted_at", "reported_at", "automated_hits", "remedial_assigned_at"]
+
+
+def csv_rows(campaign: Campaign) -> Iterator[list]:
+    """The campaign's per-recipient results, one row each (times in UTC ISO 8601; the first hit
+    of each kind no rule flagged), read in chunks: one query per 2,000 recipients."""
+    rows = (campaign.recipients.order_by("pk")
+            .values("person__employee_id", "email", "person__first_name", "person__last_name",
+                    "person__department", "template__name", "status", "sent_at", "remedial_at")
+            .annotate(**_firsts()))
+    for r in cast(Iterable[dict[str, Any]], rows.iterator(chunk_size=2000)):
+        yield [r["person__employee_id"], r["email"], r["person__first_name"], r["person__last_name"],
+               r["person__department"], r["template__name"], r["status"], _iso(r["sent_at"]),
+               *(_iso(r[f"first_{kind}"]) for kind in KINDS), r["automated_hits"], _iso(r["remedial_at"])]
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value is not None else ""

@@ -16,6 +16,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -89,11 +90,22 @@ def automated_rule(rules: Rules, method: str, agent: str, address: str | None, r
 
 
 def record_hit(request: HttpRequest, recipient: Recipient, kind: str, via: str = "link") -> TrackingEvent:
-    """Store one hit with the rule that flagged it (if any). One INSERT."""
+    """Store one hit with the rule that flagged it (if any): one INSERT, and in the same
+    transaction the deliveries of any webhook subscribed to the kind."""
+    from . import webhooks
+
     now = timezone.now()
     agent = request.headers.get("User-Agent", "")[:300]
     address = client_ip(request)
     rule = automated_rule(current_rules(), request.method or "GET", agent, address, recipient, now)
-    return TrackingEvent.objects.create(
+    event = TrackingEvent(
         recipient=recipient, kind=kind, at=now, automated=bool(rule), rule=rule,
         method=(request.method or "GET")[:8], user_agent=agent, network=network_of(address), via=via)
+    subscribed = webhooks.wants(kind)
+    if not subscribed:
+        event.save()
+        return event
+    with transaction.atomic():
+        event.save()
+        webhooks.queue(kind, [(recipient, now, event)], subscribed)
+    return event

@@ -340,3 +340,81 @@ def test_a_permanent_refusal_fails_that_recipient_only_and_is_never_resent(smtp_
     failed = Recipient.objects.get(email="person2@example.com")
     assert failed.status == RecipientStatus.FAILED and "refused the recipient" in failed.error
     assert sending.send_due().sent == 0 and len(smtp_server.messages) == 3
+
+
+def test_non_ascii_long_lines_and_markup_in_values_arrive_intact(smtp_server, make_campaign, template):
+    from bastion.people.models import Person
+
+    make_people(2)
+    Person.objects.filter(email="person1@example.com").update(first_name="Zoë <b>&amp;</b>")
+    long_line = "Politique de sécurité. " * 150  # one 3,450-character line: the server takes ≤ 1,000
+    template.from_name = "Service informatique Zoë"
+    template.subject = "Votre mot de passe expire, {{first_name}}"
+    template.body_text = "Bonjour {{first_name}},\n" + long_line + "\n.\n{{link}}\n"
+    template.body_html = "<p>Bonjour {{first_name}}</p><p>" + long_line + "</p><a href=\"{{link}}\">ici</a>{{pixel}}"
+    template.save()
+    make_campaign()
+    assert sending.send_due().sent == 2
+    message = next(m for m in smtp_server.messages if m["To"] == "person1@example.com")
+    assert message["Subject"] == "Votre mot de passe expire, Zoë <b>&amp;</b>"
+    assert message["From"].addresses[0].display_name == "Service informatique Zoë"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Bonjour Zoë <b>&amp;</b>,\n" + long_line + "\n.\n")
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    # The value is text in the HTML part: escaped, never markup; the template's own markup stays.
+    assert "<p>Bonjour Zoë &lt;b&gt;&amp;amp;&lt;/b&gt;</p><p>" + long_line + "</p>" in html
+    recipient = Recipient.objects.get(email="person1@example.com")
+    assert message["Message-ID"] == recipient.message_id and message["Date"]
+
+
+def test_a_text_only_template_sends_a_single_plain_part(smtp_server, make_campaign, template):
+    template.body_html = ""
+    template.save()
+    make_people(1)
+    make_campaign()
+    sending.send_due()
+    (message,) = smtp_server.messages
+    assert message.get_content_type() == "text/plain" and "/p/c/" in message.get_content()
+
+
+def test_sending_costs_no_query_per_message_beyond_its_two_writes(smtp_server, make_campaign):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_people(40)
+    make_campaign()
+    with CaptureQueriesContext(connection) as ctx:
+        assert sending.send_due().sent == 40
+    statements = [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))]
+    # Per message: its attempt and (merged into the next message's transaction) its "sent";
+    # everything else (claims, templates, audit entries for start and finish) is per run or batch.
+    per_message = [s for s in statements if s.startswith('UPDATE "phishing_recipient"')]
+    assert len(per_message) <= 2 * 40 + 4
+    assert len(statements) - len(per_message) <= 30
+    assert not [s for s in statements if s.startswith("SELECT") and "phishing_phishingtemplate" in s][1:]
+
+
+def test_a_server_error_mid_batch_records_what_was_accepted_and_resends_nothing(smtp_server, make_campaign,
+                                                                               monkeypatch):
+    import smtplib
+
+    make_people(8)
+    make_campaign()
+    real, calls = sending.OutgoingMessage.send, []
+
+    def fail_the_fourth(message):
+        calls.append(message.to)
+        if len(calls) == 4:
+            raise smtplib.SMTPDataError(451, b"Try again later")
+        real(message)
+
+    monkeypatch.setattr(sending.OutgoingMessage, "send", fail_the_fourth)
+    first = sending.send_due()
+    assert first.sent == 3 and "451" in next(iter(first.errors.values()))
+    # The third, accepted just before the error, is recorded as sent (not left attempted).
+    assert Recipient.objects.filter(status=RecipientStatus.SENT).count() == 3
+    assert not Recipient.objects.filter(status=RecipientStatus.PENDING, attempted_at__isnull=False).exists()
+    monkeypatch.setattr(sending.OutgoingMessage, "send", real)
+    assert sending.send_due().sent == 5
+    counts = received(smtp_server)
+    assert len(counts) == 8 and set(counts.values()) == {1}
