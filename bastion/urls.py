@@ -24,6 +24,7 @@ urlpatterns = [
     path("outbox/", include("bastion.outbox.urls")),
     path("plan/", include("bastion.response.urls")),
     path("plan/", include("bastion.response.pdf_urls")),
+    path("incidents/", include("bastion.incidents.urls")),
     path("p/", include("bastion.phishing.urls")),
     path("api/v1/", api.urls),
 ]

@@ -13,6 +13,7 @@ def navigation(request):
         can_view_awareness,
         can_view_team_progress,
     )
+    from bastion.incidents.access import can_view_incidents
     from bastion.outbox.access import can_view_outbox
     from bastion.people.access import can_list_people, can_view_groups
     from bastion.response.access import can_view_plan
@@ -35,6 +36,8 @@ def navigation(request):
         items.append(("My training", "/training/"))
     if can_view_plan(user):
         items.append(("Response plan", "/plan/"))
+    if can_view_incidents(user):
+        items.append(("Incidents", "/incidents/"))
     if can_view_users(user):
         items.append(("Users", "/accounts/users/"))
     if can_view_outbox(user):

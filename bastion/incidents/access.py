@@ -8,6 +8,7 @@ rules live here and nowhere else.
   it, whatever their role — not to the security lead by role alone. A member who is lead or team
   runs it; a member who is an executive or auditor reads it. It is left out of every list, and
   its page and API answer 404 to anyone else, as if it did not exist.
+- Only the security lead waives a post-incident review (so an incident may close without one).
 - Business leaders, managers and employees see no incident, even if named members.
 - Tools such as a SIEM declare through the API with the token of a user with the security
   lead or team role (a service account).
@@ -67,3 +68,12 @@ def get_incident_for_edit(user, pk: int) -> Incident:
 def require_declarer(user) -> None:
     if not can_run_incidents(user):
         raise PermissionDenied
+
+
+def get_incident_for_waiver(user, pk: int) -> Incident:
+    """The incident whose post-incident review the user waives: the security lead only (404 as
+    for viewing, 403 for anyone else who may see it)."""
+    incident = get_incident_for_view(user, pk)
+    if not user.has_role(Role.SECURITY_LEAD):
+        raise PermissionDenied
+    return incident

@@ -4,9 +4,9 @@ timeline entry and its audit entry with the change, so all land or none does.
 Input is checked here, before anything is written, and refused with a ValidationError naming
 every problem (the API answers 422 with them); nothing is half-saved.
 
-Not in this slice (issue 7): status updates, post-incident review (closing does not require it
-yet), the dossier, sending internal notifications by email from Bastion, changing the team and
-members after declaration, deviations not tied to a step.
+Status updates live in updates.py and the post-incident review in review.py (their do_*
+functions follow the same pattern). Not yet: sending internal notifications by email from
+Bastion, changing the team and members after declaration, deviations not tied to a step.
 """
 
 from collections.abc import Sequence
@@ -46,6 +46,7 @@ from .models import (
     LawEnforcementDecision,
     NotificationDue,
     NotificationStatus,
+    PostIncidentReview,
     Status,
     StepState,
     time_text,
@@ -452,8 +453,8 @@ def _open_problems(row: NotificationDue) -> list[str]:
 def do_change_status(*, acting_user, incident: Incident, status: str, note: str = "", request=None,
                      now: datetime | None = None) -> Incident:
     """Move the incident along the transition map. Closing is refused while the plan's
-    law-enforcement criteria are met and no decision is recorded. (The post-incident review is
-    not yet required to close: a later slice.)"""
+    law-enforcement criteria are met and no decision is recorded, and until the post-incident
+    review is completed or waived by the security lead (review.py)."""
     now = now or timezone.now()
     incident = timeline.lock_incident(incident.pk)
     old = incident.status
@@ -461,6 +462,11 @@ def do_change_status(*, acting_user, incident: Incident, status: str, note: str 
     if status == Status.CLOSED and incident.law_enforcement_required() and not incident.law_enforcement_decision:
         raise ValidationError("A crime is suspected or a ransom was demanded: record the law-enforcement decision "
                               "(reported or not, why, and the contact) before closing.")
+    if status == Status.CLOSED:
+        review = PostIncidentReview.objects.filter(incident=incident).first()
+        if review is None or not review.allows_closing:
+            raise ValidationError("Complete the post-incident review, or have the security lead waive it with a "
+                                  "reason, before closing.")
     incident.updated_at = now
     incident.save(update_fields=["status", "closed_at", "updated_at"])
     timeline.append(incident, kind=EntryKind.STATUS, author=acting_user, now=now,

@@ -1,5 +1,6 @@
 """Incidents over JSON: list, declare, read and update facts; an incident's timeline (and its
-verification), notifications due and deviations.
+verification), notifications due and deviations; status updates (sent, never edited: no PUT or
+PATCH exists), the post-incident review and its waiver, and the dossier (JSON and PDF).
 
 Every endpoint gets its incident through access.py: a restricted incident answers 404 to anyone
 not a member (or its declarer), and is left out of the list. A SIEM declares with the API token
@@ -8,11 +9,13 @@ the plan refuses (an unknown type, fact, severity, a time in the future, a sever
 without a reason) answers 422 with one message per problem, and nothing is saved.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
@@ -22,8 +25,8 @@ from bastion.lib.http import AuthedRequest
 from bastion.people.models import Person
 from bastion.systems.models import BusinessSystem
 
-from . import access, actions, timeline
-from .models import Incident
+from . import access, actions, dossier, review, timeline, updates
+from .models import ActionItem, Incident, StatusUpdate
 
 router = Router()
 
@@ -385,3 +388,226 @@ def get_deviations(request: AuthedRequest, incident_id: int):
     incident = access.get_incident_for_view(request.user, incident_id)
     return list(incident.deviations.select_related("step", "decided_by", "recorded_by"))
 
+
+
+# --- status updates -------------------------------------------------------------------------
+
+class UpdateIn(Schema):
+    """A status update, sent when posted. There is no way to edit one: correct it with a new
+    update naming it in ``corrects``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    what_happened: str = Field(max_length=20_000)
+    containment: str = Field(max_length=20_000, description="What is being done to contain it")
+    impact: str = Field(max_length=20_000, description="How bad it looks")
+    confidence: str = Field(max_length=8, description="low, medium or high")
+    unknowns: str = Field(max_length=20_000, description="What is not known yet")
+    next_update_at: datetime
+    audiences: list[str] = Field(max_length=3, description="executives, all_staff, customers")
+    customer_addresses: list[str] = Field(default_factory=list, max_length=5000)
+    corrects: int | None = Field(None, description="The id of the update this one corrects")
+    beyond_members: bool = Field(False, description="Restricted incidents: confirm sending beyond the members")
+
+
+class UpdateOut(Schema):
+    id: int
+    number: int
+    what_happened: str
+    containment: str
+    impact: str
+    confidence: str
+    unknowns: str
+    next_update_at: datetime
+    audiences: list[str]
+    customer_addresses: list[str]
+    recipient_count: int
+    corrects: int | None = Field(None, alias="corrects_id")
+    sent_at: datetime
+    sent_by: str | None = None
+
+    @staticmethod
+    def resolve_sent_by(obj) -> str | None:
+        return obj.sent_by.email if obj.sent_by else None
+
+
+@router.get("/{int:incident_id}/updates", response=list[UpdateOut], summary="Status updates sent, oldest first")
+def get_updates(request: AuthedRequest, incident_id: int):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    return list(incident.updates.select_related("sent_by").order_by("number"))
+
+
+@router.post("/{int:incident_id}/updates", response={201: UpdateOut}, summary="Send a status update")
+def send_update(request: AuthedRequest, incident_id: int, payload: UpdateIn):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    corrects = None
+    if payload.corrects is not None:
+        corrects = StatusUpdate.objects.filter(pk=payload.corrects).first()
+        if corrects is None:
+            raise _refusal([f"No status update with id {payload.corrects}."], "corrects")
+    try:
+        update = updates.do_send_update(
+            acting_user=request.user, incident=incident, what_happened=payload.what_happened,
+            containment=payload.containment, impact=payload.impact, confidence=payload.confidence,
+            unknowns=payload.unknowns, next_update_at=payload.next_update_at, audiences=payload.audiences,
+            customer_addresses=payload.customer_addresses, corrects=corrects, beyond_members=payload.beyond_members,
+            request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return Status(201, update)
+
+
+@router.get("/{int:incident_id}/updates/{int:update_id}", response=UpdateOut,
+            summary="One status update (never editable: correct it with a new one)")
+def get_update(request: AuthedRequest, incident_id: int, update_id: int):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    return get_object_or_404(incident.updates.select_related("sent_by"), pk=update_id)
+
+
+# --- post-incident review -------------------------------------------------------------------
+
+class ActionItemIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = Field(None, description="An existing item's id; leave out for a new one")
+    title: str = Field(max_length=300)
+    owner: str = Field(max_length=254, description="Email address of a person in the directory")
+    due_date: date
+    status: str = Field("open", max_length=8)
+
+
+class ReviewIn(Schema):
+    """The whole review; action items listed replace those saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root_cause: str = Field("", max_length=20_000)
+    what_worked: str = Field("", max_length=20_000)
+    what_did_not: str = Field("", max_length=20_000)
+    plan_should_change: bool | None = None
+    plan_changes: str = Field("", max_length=20_000)
+    action_items: list[ActionItemIn] = Field(default_factory=list, max_length=200)
+    complete: bool = Field(False, description="Mark it completed (every part needed); false re-opens it")
+
+
+class ActionItemOut(Schema):
+    id: int
+    title: str
+    owner: str
+    due_date: date
+    status: str
+    done_at: datetime | None
+
+    @staticmethod
+    def resolve_owner(obj) -> str:
+        return obj.owner.email
+
+
+class ReviewOut(Schema):
+    root_cause: str
+    what_worked: str
+    what_did_not: str
+    plan_should_change: bool | None
+    plan_changes: str
+    completed_at: datetime | None
+    completed_by: str | None = None
+    waived_at: datetime | None
+    waived_by: str | None = None
+    waiver_reason: str
+    allows_closing: bool
+    action_items: list[ActionItemOut]
+    deviations: list[DeviationOut] = Field(description="The incident's deviations, for the review")
+
+
+class Waiver(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=20_000)
+
+
+class ActionItemStatusIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(max_length=8)
+
+
+def _review_out(incident: Incident) -> dict:
+    found = review.review_of(incident)
+    items = list(found.action_items.select_related("owner")) if found.pk else []
+    return {
+        "root_cause": found.root_cause, "what_worked": found.what_worked, "what_did_not": found.what_did_not,
+        "plan_should_change": found.plan_should_change, "plan_changes": found.plan_changes,
+        "completed_at": found.completed_at, "completed_by": found.completed_by.email if found.completed_by else None,
+        "waived_at": found.waived_at, "waived_by": found.waived_by.email if found.waived_by else None,
+        "waiver_reason": found.waiver_reason, "allows_closing": found.allows_closing, "action_items": items,
+        "deviations": list(incident.deviations.select_related("step", "decided_by", "recorded_by")),
+    }
+
+
+def _owners(emails: list[str]) -> dict[str, Person]:
+    wanted = {e.lower() for e in emails}
+    found = {p.email.lower(): p for p in Person.objects.filter(email__in=wanted)} if wanted else {}
+    problems = [f"Nobody in the directory has the address {e!r}." for e in sorted(wanted - set(found))]
+    if problems:
+        raise _refusal(problems, "action_items")
+    return found
+
+
+@router.get("/{int:incident_id}/review", response=ReviewOut, summary="The post-incident review")
+def get_review(request: AuthedRequest, incident_id: int):
+    return _review_out(access.get_incident_for_view(request.user, incident_id))
+
+
+@router.put("/{int:incident_id}/review", response=ReviewOut, summary="Write (and complete) the post-incident review")
+def put_review(request: AuthedRequest, incident_id: int, payload: ReviewIn):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    owners = _owners([i.owner for i in payload.action_items])
+    items = [review.ActionItemInput(id=i.id, title=i.title, owner=owners[i.owner.lower()], due_date=i.due_date,
+                                    status=i.status) for i in payload.action_items]
+    try:
+        review.do_save_review(acting_user=request.user, incident=incident, root_cause=payload.root_cause,
+                              what_worked=payload.what_worked, what_did_not=payload.what_did_not,
+                              plan_should_change=payload.plan_should_change, plan_changes=payload.plan_changes,
+                              action_items=items, complete=payload.complete, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return _review_out(incident)
+
+
+@router.post("/{int:incident_id}/review/waive", response=ReviewOut,
+             summary="Waive the review (security lead, with a reason) so the incident may close without it")
+def waive_review(request: AuthedRequest, incident_id: int, payload: Waiver):
+    incident = access.get_incident_for_waiver(request.user, incident_id)
+    try:
+        review.do_waive_review(acting_user=request.user, incident=incident, reason=payload.reason, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return _review_out(incident)
+
+
+@router.post("/{int:incident_id}/review/items/{int:item_id}", response=ActionItemOut,
+             summary="Mark an action item done or open (also after closing)")
+def set_action_item_status(request: AuthedRequest, incident_id: int, item_id: int, payload: ActionItemStatusIn):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    item = get_object_or_404(ActionItem.objects.select_related("review"), pk=item_id, review__incident=incident)
+    try:
+        return review.do_set_action_item_status(acting_user=request.user, item=item, status=payload.status,
+                                                request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+
+
+# --- dossier --------------------------------------------------------------------------------
+
+@router.get("/{int:incident_id}/dossier", response=dict[str, Any],
+            summary="Every record of the incident, with the timeline's hashes and its verification")
+def get_dossier(request: AuthedRequest, incident_id: int):
+    return dossier.dossier(access.get_incident_for_view(request.user, incident_id))
+
+
+@router.get("/{int:incident_id}/dossier.pdf", summary="The dossier as PDF", response={200: None})
+def get_dossier_pdf(request: AuthedRequest, incident_id: int):
+    incident = access.get_incident_for_view(request.user, incident_id)
+    response = HttpResponse(dossier.render_dossier_pdf(incident), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{dossier.dossier_pdf_filename(incident)}"'
+    return response

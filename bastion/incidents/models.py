@@ -296,6 +296,8 @@ class EntryKind(models.TextChoices):
     DEVIATION = "deviation", "Deviation"
     NOTIFICATION = "notification", "Notification"
     LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
+    UPDATE = "update", "Status update"
+    REVIEW = "review", "Post-incident review"
 
 
 # Evidence bytes are stored in the database (TimelineEntry.evidence), so a backup holds them with
@@ -343,3 +345,116 @@ class TimelineEntry(models.Model):
     def compute_hash(self) -> str:
         data = self.prev_hash + json.dumps(self.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
+
+
+# --- status updates ---------------------------------------------------------------------------
+
+class Confidence(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Audience(models.TextChoices):
+    EXECUTIVES = "executives", "Executives"
+    ALL_STAFF = "all_staff", "All staff"
+    CUSTOMERS = "customers", "A customer list"
+
+
+class SentUpdateError(Exception):
+    """A sent status update was about to be changed: a correction is a new update."""
+
+
+class StatusUpdate(models.Model):
+    """A status update as sent, in one honest structure. Never edited once sent (there is no
+    code path for it, and ``save`` refuses an existing row); a correction is a new update whose
+    ``corrects`` points at the one it corrects."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="updates")
+    number = models.PositiveIntegerField(help_text="1, 2, … per incident")
+    what_happened = models.TextField()
+    containment = models.TextField(help_text="What is being done to contain it")
+    impact = models.TextField(help_text="How bad it looks")
+    confidence = models.CharField(max_length=8, choices=Confidence.choices)
+    unknowns = models.TextField(help_text="What is not known yet")
+    next_update_at = models.DateTimeField(help_text="When the next update comes")
+    audiences = models.JSONField(default=list, help_text="Audience kinds (Audience)")
+    customer_addresses = models.JSONField(default=list, blank=True)
+    recipient_count = models.PositiveIntegerField(default=0)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="corrections")
+    sent_at = models.DateTimeField()
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["incident", "number"]
+        constraints = [models.UniqueConstraint(fields=["incident", "number"], name="incident_update_number_unique")]
+        indexes = [models.Index(fields=["incident", "-number"])]
+
+    def __str__(self) -> str:
+        return f"Update {self.number} on {self.incident.reference}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A guard, not domain logic: a sent update is a record of what people were told.
+        if not self._state.adding:
+            raise SentUpdateError("A sent status update cannot be changed; send a correction instead.")
+        super().save(*args, **kwargs)
+
+
+class UpdateReminder(models.Model):
+    """The claim that the commander was reminded of the update due at ``due_at``: one per due time."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="update_reminders")
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "due_at"], name="incident_update_reminder_once")]
+
+
+# --- post-incident review ---------------------------------------------------------------------
+
+class PostIncidentReview(models.Model):
+    """What was learnt: root cause, what worked and what did not, the deviations reviewed and
+    whether the plan should change, with action items. Closing the incident requires it
+    completed, or waived by the security lead with a reason (who, when, why)."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.PROTECT, related_name="review")
+    root_cause = models.TextField(blank=True)
+    what_worked = models.TextField(blank=True)
+    what_did_not = models.TextField(blank=True)
+    plan_should_change = models.BooleanField(null=True, help_text="After reviewing the deviations")
+    plan_changes = models.TextField(blank=True, help_text="What should change in the plan")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    waiver_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def allows_closing(self) -> bool:
+        return self.completed_at is not None or self.waived_at is not None
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+
+
+class ActionItem(models.Model):
+    """Something to do after the incident, with its owner and due date; reminded once per due date."""
+
+    review = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=300)
+    owner = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    due_date = models.DateField()
+    status = models.CharField(max_length=8, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN)
+    done_at = models.DateTimeField(null=True, blank=True)
+    reminded_for = models.DateField(null=True, blank=True, help_text="The due date last reminded of")
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        indexes = [models.Index(fields=["status", "due_date"])]

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from bastion.audit.models import AuditEntry
-from bastion.incidents import actions, timeline
+from bastion.incidents import actions, review, timeline
 from bastion.incidents.actions import DeviationReason
 from bastion.incidents.models import (
     MAX_EVIDENCE_BYTES,
@@ -195,6 +195,8 @@ def test_status_moves_by_the_transition_map_only(published, lead):
     incident = declare(lead)
     assert refused(actions.do_change_status, acting_user=lead, incident=incident, status="recovery", now=T0) == [
         "An incident in detection cannot move to recovery (allowed next: closed, triage)."]
+    review.do_waive_review(acting_user=lead, incident=incident, now=T0,
+                           reason="A drill of the transition map: there is nothing to learn from it.")
     for status in ("triage", "containment", "eradication", "recovery", "closed"):
         incident = actions.do_change_status(acting_user=lead, incident=incident, status=status, now=T0)
     assert incident.status == "closed" and incident.closed_at == T0
@@ -221,6 +223,8 @@ def test_closing_needs_the_law_enforcement_decision_when_a_crime_is_suspected(pu
         acting_user=lead, incident=incident, decision="reported", contact="NCA, case 44-2026", decided_by=commander,
         rationale="Extortion is a crime; reporting supports the insurer's claim and sanctions screening.",
         decided_at=T0, now=T0)
+    review.do_waive_review(acting_user=lead, incident=incident, now=T0,
+                           reason="Reviewed jointly with the insurer's forensic team; their report stands as ours.")
     incident = actions.do_change_status(acting_user=lead, incident=incident, status="closed", now=T0)
     assert incident.status == "closed"
 

@@ -1,0 +1,19 @@
+"""The incident pages under /incidents/."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.incident_list, name="incidents"),
+    path("declare/", views.declare, name="incident-declare"),
+    path("deviations/", views.deviation_list, name="incident-deviations"),
+    path("<int:pk>/", views.incident_detail, name="incident"),
+    path("<int:pk>/notifications/", views.notifications_region, name="incident-notifications"),
+    path("<int:pk>/notifications/<int:nid>/", views.notification_outcome, name="incident-notification"),
+    path("<int:pk>/facts/", views.update_facts, name="incident-facts"),
+    path("<int:pk>/status/", views.change_status, name="incident-status"),
+    path("<int:pk>/law-enforcement/", views.law_enforcement, name="incident-law-enforcement"),
+    path("<int:pk>/timeline/", views.add_timeline_entry, name="incident-timeline"),
+    path("<int:pk>/steps/<str:key>/<str:outcome>/", views.step_outcome, name="incident-step"),
+]

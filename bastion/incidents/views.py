@@ -1,0 +1,374 @@
+"""The incident pages: the list and declaring, an incident's page (facts and clocks, severity,
+status, team, checklist, notifications due with their countdowns, timeline and its
+verification, law-enforcement decision), a checklist step's outcome (with its deviation), a
+notification's outcome, and the deviations across incidents. Every incident comes through
+access.py; every write through a do_* action, whose refusals are shown beside the form with
+nothing saved."""
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from bastion.lib.http import AuthedRequest, render_region
+from bastion.response.models import Plan
+
+from . import access, actions, timeline
+from .actions import DeviationReason
+from .forms import (
+    DeclareForm,
+    DeviationForm,
+    FactsForm,
+    LawEnforcementForm,
+    NotificationDoneForm,
+    NotRequiredForm,
+    StatusForm,
+    TimelineEntryForm,
+    local_now,
+)
+from .models import (
+    OPEN_NOTIFICATION_STATUSES,
+    ChecklistStep,
+    Deviation,
+    Incident,
+    NotificationDue,
+    Status,
+    StepState,
+)
+
+PER_PAGE = 50
+TIMELINE_PER_PAGE = 50
+STATUS_FILTERS = [("open", "Open"), *Status.choices, ("all", "All")]
+
+
+def _problems(error: ValidationError) -> list[str]:
+    return list(error.messages)
+
+
+def countdown(deadline: datetime | None, now: datetime) -> str:
+    """"due in 3 h 12 min" or "overdue by 2 d 4 h": the time left to a deadline, in words."""
+    if deadline is None:
+        return "its clock has not started"
+    seconds = int((deadline - now).total_seconds())
+    minutes = abs(seconds) // 60
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + ([f"{mins} min"] if not days else [])
+    words = " ".join(parts) or "0 min"
+    return f"due in {words}" if seconds >= 0 else f"overdue by {words}"
+
+
+# --- list, declare, deviations -------------------------------------------------------------
+
+@login_required
+def incident_list(request: AuthedRequest) -> HttpResponse:
+    incidents = access.incidents_visible_to(request.user)
+    status = request.GET.get("status") or "open"
+    if status == "open":
+        incidents = incidents.open()
+    elif status in Status.values:
+        incidents = incidents.filter(status=status)
+    else:
+        status = "all"
+    incidents = incidents.only("id", "title", "status", "type_key", "severity", "declared_at", "detected_at",
+                               "restricted").order_by("-declared_at", "-id")
+    page = Paginator(incidents, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "incidents/incident_list.html", {
+        "page_obj": page, "status": status, "filters": STATUS_FILTERS,
+        "can_declare": access.can_run_incidents(request.user)})
+
+
+@login_required
+def declare(request: AuthedRequest) -> HttpResponse:
+    access.require_declarer(request.user)
+    plan = Plan.current()
+    version = plan.published() if plan is not None else None
+    if version is None:
+        return render(request, "incidents/declare.html", {"no_plan": True})
+    user_person = request.user.person
+    form = DeclareForm(request.POST if request.method == "POST" else None, types=version.content.get("incident_types", []), initial={
+        "detected_at": local_now(), "reporter": user_person.email if user_person else ""})
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        reporter = data["reporter"]
+        try:
+            incident = actions.do_declare(
+                acting_user=request.user, title=data["title"], summary=data["summary"],
+                detected_at=data["detected_at"], reported_by=f"{reporter} ({reporter.email})",
+                type_key=data["type_key"], affected_systems=list(data["affected_systems"]),
+                data_involved=data["data_involved"], restricted=data["restricted"],
+                incident_commander=data["incident_commander"],
+                members=[request.user] if data["restricted"] else (), request=request)
+        except ValidationError as error:
+            problems = _problems(error)
+        else:
+            messages.success(request, f"{incident.reference} is declared under plan version {version.number}.")
+            return redirect("incident", pk=incident.pk)
+    return render(request, "incidents/declare.html", {"form": form, "problems": problems, "version": version},
+                  status=400 if form.errors or problems else 200)
+
+
+@login_required
+def deviation_list(request: AuthedRequest) -> HttpResponse:
+    deviations = (Deviation.objects.filter(incident__in=access.incidents_visible_to(request.user).values("pk"))
+                  .select_related("incident", "step", "decided_by")
+                  .only("kind", "explanation", "decided_at", "recorded_at", "incident__id", "incident__title",
+                        "incident__type_key", "step__order", "step__title", "decided_by__first_name",
+                        "decided_by__last_name")
+                  .order_by("-recorded_at", "-id"))
+    page = Paginator(deviations, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "incidents/deviation_list.html", {"page_obj": page})
+
+
+# --- one incident --------------------------------------------------------------------------
+
+def _incident(request: AuthedRequest, pk: int, *, edit: bool = False) -> Incident:
+    get = access.get_incident_for_edit if edit else access.get_incident_for_view
+    return get(request.user, pk)
+
+
+def _notifications(incident: Incident) -> list[NotificationDue]:
+    now = timezone.now()
+    rows = list(incident.notifications.select_related("notified_by"))
+    for row in rows:
+        row.countdown = countdown(row.deadline, now) if row.is_open else ""  # type: ignore[attr-defined]
+        row.overdue = bool(row.is_open and row.deadline and row.deadline < now)  # type: ignore[attr-defined]
+    return rows
+
+
+def _detail_context(request: AuthedRequest, incident: Incident, **forms) -> dict:
+    can_run = access.can_run_incidents(request.user) and incident.status != Status.CLOSED
+    oldest_first = request.GET.get("order") == "oldest"
+    entries = incident.timeline.defer("evidence").order_by("seq" if oldest_first else "-seq")
+    content = incident.content
+    severities = {s["key"]: s.get("name") or s["key"] for s in content.get("severities", [])}
+    return {
+        "incident": incident, "can_run": can_run, "can_run_closed": access.can_run_incidents(request.user),
+        "type": incident.incident_type(),
+        "severity_label": severities.get(incident.severity, incident.severity),
+        "suggested_label": severities.get(incident.suggested_severity, incident.suggested_severity),
+        "systems": incident.affected_systems.order_by("name").only("name"),
+        "steps": incident.steps.select_related("done_by").prefetch_related("deviations__decided_by"),
+        "notifications": _notifications(incident), "open_statuses": OPEN_NOTIFICATION_STATUSES,
+        "next_statuses": [s for s in Status if incident.can_move_to(s)],
+        "timeline_page": Paginator(entries, TIMELINE_PER_PAGE).get_page(request.GET.get("page")),
+        "oldest_first": oldest_first, "verification": timeline.verify(incident),
+        "law_enforcement_required": incident.law_enforcement_required(),
+        "facts_form": forms.get("facts_form") or (FactsForm(incident=incident) if can_run else None),
+        "entry_form": forms.get("entry_form") or TimelineEntryForm(),
+        "le_form": forms.get("le_form") or LawEnforcementForm(initial={
+            "decided_at": local_now(), "decided_by": request.user.person.email if request.user.person else ""}),
+        "problems": forms.get("problems", []), "problems_for": forms.get("problems_for", ""),
+    }
+
+
+def _load(pk: int) -> Incident:
+    return Incident.objects.select_related(
+        "plan_version", "declared_by", "incident_commander", "scribe", "liaison", "legal",
+        "law_enforcement_decided_by").get(pk=pk)
+
+
+def _render_detail(request: AuthedRequest, incident: Incident, status: int = 200, **forms) -> HttpResponse:
+    return render(request, "incidents/incident_detail.html", _detail_context(request, _load(incident.pk), **forms),
+                  status=status)
+
+
+@login_required
+def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _load(_incident(request, pk).pk)
+    return render(request, "incidents/incident_detail.html", _detail_context(request, incident))
+
+
+@login_required
+def notifications_region(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The notifications due, for htmx to refresh the countdowns (the whole page without it)."""
+    incident = _load(_incident(request, pk).pk)
+    return render_region(request, "incidents/incident_detail.html", "notifications",
+                         _detail_context(request, incident))
+
+
+@login_required
+@require_POST
+def update_facts(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk, edit=True)
+    form = FactsForm(request.POST, incident=incident)
+    if form.is_valid():
+        try:
+            actions.do_update_facts(acting_user=request.user, incident=incident, request=request, **form.changes())
+        except ValidationError as error:
+            return _render_detail(request, incident, 400, facts_form=form, problems=_problems(error),
+                                  problems_for="facts")
+        messages.success(request, "Facts saved; the notifications due are brought up to date.")
+        return redirect("incident", pk=pk)
+    return _render_detail(request, incident, 400, facts_form=form)
+
+
+@login_required
+@require_POST
+def change_status(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk, edit=True)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            incident = actions.do_change_status(acting_user=request.user, incident=incident, request=request,
+                                                status=form.cleaned_data["status"], note=form.cleaned_data["note"])
+        except ValidationError as error:
+            for problem in _problems(error):
+                messages.error(request, problem)
+        else:
+            messages.success(request, f"The incident is now in {incident.get_status_display().lower()}.")
+    return redirect("incident", pk=pk)
+
+
+@login_required
+@require_POST
+def law_enforcement(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk, edit=True)
+    form = LawEnforcementForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.do_record_law_enforcement_decision(
+                acting_user=request.user, incident=incident, decision=data["decision"], rationale=data["rationale"],
+                contact=data["contact"], decided_by=data["decided_by"], decided_at=data["decided_at"],
+                request=request)
+        except ValidationError as error:
+            return _render_detail(request, incident, 400, le_form=form, problems=_problems(error),
+                                  problems_for="law_enforcement")
+        messages.success(request, "The law-enforcement decision is recorded.")
+        return redirect("incident", pk=pk)
+    return _render_detail(request, incident, 400, le_form=form)
+
+
+@login_required
+@require_POST
+def add_timeline_entry(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk, edit=True)
+    form = TimelineEntryForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        upload = data["evidence"]
+        evidence = None
+        if upload is not None:
+            if upload.size > timeline.MAX_EVIDENCE_BYTES:
+                return _render_detail(request, incident, 400, entry_form=form, problems_for="timeline", problems=[
+                    f"The evidence file is {upload.size:,} bytes; at most {timeline.MAX_EVIDENCE_BYTES:,} are allowed."])
+            evidence = (upload.name, upload.read())
+        try:
+            entry = actions.do_add_timeline_entry(acting_user=request.user, incident=incident, text=data["text"],
+                                                  event_at=data["event_at"], evidence=evidence, request=request)
+        except ValidationError as error:
+            return _render_detail(request, incident, 400, entry_form=form, problems=_problems(error),
+                                  problems_for="timeline")
+        messages.success(request, f"Entry #{entry.seq} added to the timeline"
+                         + (f" with {entry.evidence_name} (SHA-256 {entry.evidence_sha256})." if evidence else "."))
+        return redirect("incident", pk=pk)
+    return _render_detail(request, incident, 400, entry_form=form)
+
+
+# --- a checklist step ----------------------------------------------------------------------
+
+OUTCOMES = {"done": "Done", "skip": "Skip", "differently": "Done differently"}
+
+
+@login_required
+def step_outcome(request: AuthedRequest, pk: int, key: str, outcome: str) -> HttpResponse:
+    """Done, skipped or done differently. A deviation (a required step skipped, any step done
+    differently, or one done before an earlier required step) asks for its full explanation,
+    who decided and when; the action refuses it without them and nothing is saved."""
+    if outcome not in OUTCOMES:
+        raise Http404
+    incident = _incident(request, pk, edit=True)
+    step = ChecklistStep.objects.filter(incident=incident, step_key=key).first()
+    if step is None:
+        raise Http404
+    form = DeviationForm(request.POST if request.method == "POST" else None, initial={"decided_at": local_now(), "decided_by": (
+        request.user.person.email if request.user.person else "")})
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        given = any([data["explanation"].strip(), data["decided_by"]])
+        reason = DeviationReason(data["explanation"], data["decided_by"], data["decided_at"]) if given else None
+        do = {"done": actions.do_complete_step, "skip": actions.do_skip_step, "differently": actions.do_deviate}[outcome]
+        try:
+            do(acting_user=request.user, incident=incident, step_key=key, note=data["note"], deviation=reason,
+               request=request)
+        except ValidationError as error:
+            problems = _problems(error)
+        else:
+            messages.success(request, f"Step {step.order} “{step.title}”: {OUTCOMES[outcome].lower()}.")
+            return redirect("incident", pk=pk)
+    deviation = outcome == "differently" or (outcome == "skip" and step.required) or (
+        outcome == "done" and incident.steps.filter(order__lt=step.order, required=True,
+                                                    state=StepState.PENDING).exists())
+    return render(request, "incidents/step_outcome.html", {
+        "incident": incident, "step": step, "outcome": outcome, "label": OUTCOMES[outcome], "form": form,
+        "problems": problems, "deviation": deviation}, status=400 if problems or form.errors else 200)
+
+
+# --- a notification ------------------------------------------------------------------------
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def suggested_message(row: NotificationDue, incident: Incident) -> str:
+    """The rule's message with what the incident knows filled in ({organisation} and {contact}
+    are left for the writer)."""
+    deadline = timezone.localtime(row.deadline).strftime("%d %b %Y %H:%M") if row.deadline else ""
+    values = _Keep(incident=incident.reference, severity=incident.severity, summary=incident.summary,
+                   incident_type=incident.incident_type().get("name", incident.type_key), deadline=deadline)
+    try:
+        return row.message.format_map(values)
+    except (ValueError, IndexError, AttributeError, KeyError):  # braces the plan's author did not mean as placeholders
+        return row.message
+
+
+@login_required
+def notification_outcome(request: AuthedRequest, pk: int, nid: int) -> HttpResponse:
+    incident = _incident(request, pk, edit=True)
+    row = incident.notifications.filter(pk=nid).first()
+    if row is None:
+        raise Http404
+    done_form = NotificationDoneForm(initial={"notified_at": local_now(), "notified_whom": row.recipient_label,
+                                              "channel": row.channel or "email", "what_was_said": suggested_message(row, incident),
+                                              "notified_by": request.user.person.email if request.user.person else ""})
+    not_required_form = NotRequiredForm()
+    problems: list[str] = []
+    if request.method == "POST":
+        outcome = request.POST.get("outcome")
+        try:
+            if outcome == "done":
+                done_form = NotificationDoneForm(request.POST)
+                if done_form.is_valid():
+                    data = done_form.cleaned_data
+                    actions.do_record_notification(
+                        acting_user=request.user, notification=row, notified_by=data["notified_by"],
+                        notified_whom=data["notified_whom"], notified_at=data["notified_at"],
+                        channel=data["channel"], what_was_said=data["what_was_said"], request=request)
+                    messages.success(request, f"{row.rule_name} → {row.recipient_label}: recorded as done.")
+                    return redirect("incident", pk=pk)
+            elif outcome == "not_required":
+                not_required_form = NotRequiredForm(request.POST)
+                if not_required_form.is_valid():
+                    actions.do_notification_not_required(acting_user=request.user, notification=row, request=request,
+                                                         reason=not_required_form.cleaned_data["reason"])
+                    messages.success(request, f"{row.rule_name} → {row.recipient_label}: recorded as not required.")
+                    return redirect("incident", pk=pk)
+            else:
+                problems = ["Choose whether it was done or is not required."]
+        except ValidationError as error:
+            problems = _problems(error)
+    status = 400 if problems or done_form.errors or not_required_form.errors else 200
+    row.countdown = countdown(row.deadline, timezone.now()) if row.is_open else ""  # type: ignore[attr-defined]
+    return render(request, "incidents/notification_outcome.html", {
+        "incident": incident, "row": row, "done_form": done_form, "not_required_form": not_required_form,
+        "problems": problems}, status=status)
+
