@@ -10,7 +10,7 @@ from bastion.people.models import Person
 from bastion.response.content import CHANNELS, CLOCKS, FACTS, REGULATED_DATA_KINDS
 from bastion.systems.models import BusinessSystem
 
-from .models import DERIVED_CLOCKS, LawEnforcementDecision
+from .models import DERIVED_CLOCKS, ActionItemStatus, Audience, Confidence, LawEnforcementDecision
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 DATA_CHOICES = [(k, k.replace("_", " ").capitalize()) for k in REGULATED_DATA_KINDS]
@@ -184,3 +184,59 @@ class LawEnforcementForm(forms.Form):
 class StatusForm(forms.Form):
     status = forms.CharField(max_length=16)
     note = forms.CharField(required=False, max_length=20_000)
+
+
+class StatusUpdateForm(forms.Form):
+    """A status update in its one honest structure, and who it goes to."""
+
+    what_happened = forms.CharField(widget=TEXTAREA, max_length=20_000, label="What happened")
+    containment = forms.CharField(widget=TEXTAREA, max_length=20_000, label="What is being done to contain it")
+    impact = forms.CharField(widget=TEXTAREA, max_length=20_000, label="How bad it looks")
+    confidence = forms.ChoiceField(choices=Confidence.choices, label="How confident we are")
+    unknowns = forms.CharField(widget=TEXTAREA, max_length=20_000, label="What is not known yet",
+                               help_text="Say so if nothing.")
+    next_update_at = TimeField(label="When the next update comes")
+    audiences = forms.MultipleChoiceField(choices=Audience.choices, widget=forms.CheckboxSelectMultiple,
+                                          label="Send to")
+    customer_addresses = forms.CharField(
+        required=False, widget=TEXTAREA, max_length=200_000, label="Customer list",
+        help_text="Email addresses, one a line or separated by commas (for the customer list only).")
+    beyond_members = forms.BooleanField(
+        required=False, label="This incident is restricted: I confirm sending beyond its members")
+    corrects = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+    def clean_customer_addresses(self) -> list[str]:
+        text = self.cleaned_data["customer_addresses"]
+        return [a.strip() for a in text.replace(",", "\n").replace(";", "\n").splitlines() if a.strip()]
+
+
+class ReviewForm(forms.Form):
+    """The post-incident review's text; its action items come in ActionItemFormSet."""
+
+    root_cause = forms.CharField(required=False, widget=TEXTAREA, max_length=20_000, label="Root cause")
+    what_worked = forms.CharField(required=False, widget=TEXTAREA, max_length=20_000, label="What worked")
+    what_did_not = forms.CharField(required=False, widget=TEXTAREA, max_length=20_000, label="What did not work")
+    plan_should_change = forms.TypedChoiceField(
+        required=False, label="Having reviewed the deviations, should the plan change?",
+        choices=[("", "Not decided yet"), ("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: {"yes": True, "no": False}.get(v), empty_value=None)
+    plan_changes = forms.CharField(required=False, widget=TEXTAREA, max_length=20_000,
+                                   label="What should change in the plan")
+    complete = forms.BooleanField(required=False, label="The review is complete")
+
+
+class ActionItemForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+    title = forms.CharField(max_length=300, label="Action")
+    owner = PersonField(label="Owner (email in the directory)")
+    due_date = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(choices=ActionItemStatus.choices, initial=ActionItemStatus.OPEN)
+
+
+# Extra blank rows for new action items; a row left blank is ignored, "Remove" drops a saved one.
+ActionItemFormSet = forms.formset_factory(ActionItemForm, extra=2, can_delete=True, max_num=200,
+                                          absolute_max=200, validate_max=True)
+
+
+class WaiverForm(forms.Form):
+    reason = forms.CharField(widget=TEXTAREA, max_length=20_000, label="Why the review is waived")

@@ -15,5 +15,10 @@ urlpatterns = [
     path("<int:pk>/status/", views.change_status, name="incident-status"),
     path("<int:pk>/law-enforcement/", views.law_enforcement, name="incident-law-enforcement"),
     path("<int:pk>/timeline/", views.add_timeline_entry, name="incident-timeline"),
+    path("<int:pk>/updates/new/", views.send_update, name="incident-update"),
+    path("<int:pk>/review/", views.review_page, name="incident-review"),
+    path("<int:pk>/review/waive/", views.waive_review, name="incident-review-waive"),
+    path("<int:pk>/dossier.json", views.dossier_json, name="incident-dossier-json"),
+    path("<int:pk>/dossier.pdf", views.dossier_pdf, name="incident-dossier-pdf"),
     path("<int:pk>/steps/<str:key>/<str:outcome>/", views.step_outcome, name="incident-step"),
 ]

@@ -1,35 +1,43 @@
 """The incident pages: the list and declaring, an incident's page (facts and clocks, severity,
-status, team, checklist, notifications due with their countdowns, timeline and its
-verification, law-enforcement decision), a checklist step's outcome (with its deviation), a
-notification's outcome, and the deviations across incidents. Every incident comes through
+status, team, checklist, notifications due with their countdowns, status updates, the review's
+state, timeline and its verification, law-enforcement decision, the dossier's downloads), a
+checklist step's outcome (with its deviation), a notification's outcome, sending a status update
+(or a correction: a sent one is never edited), the post-incident review and its waiver, the
+dossier as JSON and PDF (signed-in users; the API's need a token), and the deviations across
+incidents. Every incident comes through
 access.py; every write through a do_* action, whose refusals are shown beside the form with
 nothing saved."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from bastion.accounts.models import Role
 from bastion.lib.http import AuthedRequest, render_region
 from bastion.response.models import Plan
 
-from . import access, actions, timeline
+from . import access, actions, dossier, review, timeline, updates
 from .actions import DeviationReason
 from .forms import (
+    ActionItemFormSet,
     DeclareForm,
     DeviationForm,
     FactsForm,
     LawEnforcementForm,
     NotificationDoneForm,
     NotRequiredForm,
+    ReviewForm,
     StatusForm,
+    StatusUpdateForm,
     TimelineEntryForm,
+    WaiverForm,
     local_now,
 )
 from .models import (
@@ -38,7 +46,9 @@ from .models import (
     Deviation,
     Incident,
     NotificationDue,
+    PostIncidentReview,
     Status,
+    StatusUpdate,
     StepState,
 )
 
@@ -160,6 +170,9 @@ def _detail_context(request: AuthedRequest, incident: Incident, **forms) -> dict
         "timeline_page": Paginator(entries, TIMELINE_PER_PAGE).get_page(request.GET.get("page")),
         "oldest_first": oldest_first, "verification": timeline.verify(incident),
         "law_enforcement_required": incident.law_enforcement_required(),
+        "updates": incident.updates.select_related("sent_by", "corrects").order_by("-number"),
+        "review": PostIncidentReview.objects.filter(incident=incident).select_related(
+            "completed_by", "waived_by").first(),
         "facts_form": forms.get("facts_form") or (FactsForm(incident=incident) if can_run else None),
         "entry_form": forms.get("entry_form") or TimelineEntryForm(),
         "le_form": forms.get("le_form") or LawEnforcementForm(initial={
@@ -372,3 +385,136 @@ def notification_outcome(request: AuthedRequest, pk: int, nid: int) -> HttpRespo
         "incident": incident, "row": row, "done_form": done_form, "not_required_form": not_required_form,
         "problems": problems}, status=status)
 
+
+
+# --- status updates ------------------------------------------------------------------------
+
+def _update_to_correct(incident: Incident, value: str | None) -> StatusUpdate | None:
+    if not value or not value.isdigit() or len(value) > 9:
+        return None
+    return incident.updates.filter(pk=int(value)).first()
+
+
+@login_required
+def send_update(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Send a status update. With ``?corrects=<id>`` it is a correction of that update, prefilled
+    with what it said: the sent update itself never changes."""
+    incident = _incident(request, pk, edit=True)
+    corrected = _update_to_correct(incident, request.GET.get("corrects"))
+    initial: dict = {"next_update_at": local_now() + timedelta(hours=4), "audiences": ["executives"]}
+    if corrected is not None:
+        initial |= {"what_happened": corrected.what_happened, "containment": corrected.containment,
+                    "impact": corrected.impact, "confidence": corrected.confidence, "unknowns": corrected.unknowns,
+                    "audiences": corrected.audiences, "corrects": corrected.pk,
+                    "customer_addresses": "\n".join(corrected.customer_addresses)}
+    form = StatusUpdateForm(request.POST if request.method == "POST" else None, initial=initial)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        corrected = _update_to_correct(incident, str(data["corrects"] or ""))
+        if data["corrects"] and corrected is None:
+            problems = ["The update to correct is not one of this incident's updates."]
+        else:
+            try:
+                update = updates.do_send_update(
+                    acting_user=request.user, incident=incident, what_happened=data["what_happened"],
+                    containment=data["containment"], impact=data["impact"], confidence=data["confidence"],
+                    unknowns=data["unknowns"], next_update_at=data["next_update_at"], audiences=data["audiences"],
+                    customer_addresses=data["customer_addresses"], corrects=corrected,
+                    beyond_members=data["beyond_members"], request=request)
+            except ValidationError as error:
+                problems = _problems(error)
+            else:
+                messages.success(request, f"Status update {update.number} sent to {update.recipient_count} "
+                                 f"recipient{'s' if update.recipient_count != 1 else ''}.")
+                return redirect(f"/incidents/{incident.pk}/#updates")
+    return render(request, "incidents/update_form.html", {
+        "incident": incident, "form": form, "corrected": corrected, "problems": problems},
+        status=400 if problems or form.errors else 200)
+
+
+# --- post-incident review ------------------------------------------------------------------
+
+def _review_page(request: AuthedRequest, incident: Incident, *, form=None, items=None, waiver_form=None,
+                 problems: list[str] | None = None, problems_for: str = "", status: int = 200) -> HttpResponse:
+    current = review.review_of(incident)
+    can_edit = access.can_run_incidents(request.user) and incident.status != Status.CLOSED
+    if form is None:
+        choice = "" if current.plan_should_change is None else ("yes" if current.plan_should_change else "no")
+        form = ReviewForm(initial={"root_cause": current.root_cause, "what_worked": current.what_worked,
+                                   "what_did_not": current.what_did_not, "plan_should_change": choice,
+                                   "plan_changes": current.plan_changes, "complete": current.completed_at is not None})
+    saved = list(current.action_items.select_related("owner")) if current.pk else []
+    if items is None:
+        items = ActionItemFormSet(prefix="items", initial=[
+            {"id": a.pk, "title": a.title, "owner": a.owner.email, "due_date": a.due_date, "status": a.status}
+            for a in saved])
+    can_waive = (request.user.has_role(Role.SECURITY_LEAD) and incident.status != Status.CLOSED
+                 and current.completed_at is None and current.waived_at is None)
+    return render(request, "incidents/review.html", {
+        "incident": incident, "review": current, "action_items": saved, "form": form, "items": items,
+        "can_edit": can_edit, "can_waive": can_waive, "waiver_form": waiver_form or WaiverForm(),
+        "deviations": incident.deviations.select_related("step", "decided_by").order_by("recorded_at", "id"),
+        "problems": problems or [], "problems_for": problems_for}, status=status)
+
+
+@login_required
+def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The review: read by whoever sees the incident, written by the lead and team while it is open."""
+    if request.method != "POST":
+        return _review_page(request, _incident(request, pk))
+    incident = _incident(request, pk, edit=True)
+    form, items = ReviewForm(request.POST), ActionItemFormSet(request.POST, prefix="items")
+    if not (form.is_valid() and items.is_valid()):
+        return _review_page(request, incident, form=form, items=items, status=400)
+    data = form.cleaned_data
+    inputs = [review.ActionItemInput(title=row["title"], owner=row["owner"], due_date=row["due_date"],
+                                     status=row["status"], id=row["id"])
+              for row in items.cleaned_data if row and not row.get("DELETE")]
+    try:
+        saved = review.do_save_review(
+            acting_user=request.user, incident=incident, root_cause=data["root_cause"],
+            what_worked=data["what_worked"], what_did_not=data["what_did_not"],
+            plan_should_change=data["plan_should_change"], plan_changes=data["plan_changes"],
+            action_items=inputs, complete=data["complete"], request=request)
+    except ValidationError as error:
+        return _review_page(request, incident, form=form, items=items, problems=_problems(error),
+                            problems_for="review", status=400)
+    messages.success(request, "The post-incident review is complete." if saved.completed_at
+                     else "The post-incident review is saved.")
+    return redirect("incident-review", pk=pk)
+
+
+@login_required
+@require_POST
+def waive_review(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = access.get_incident_for_waiver(request.user, pk)
+    form = WaiverForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, incident, waiver_form=form, status=400)
+    try:
+        review.do_waive_review(acting_user=request.user, incident=incident, reason=form.cleaned_data["reason"],
+                               request=request)
+    except ValidationError as error:
+        return _review_page(request, incident, waiver_form=form, problems=_problems(error), problems_for="waiver",
+                            status=400)
+    messages.success(request, "The post-incident review is waived; the incident may close without it.")
+    return redirect("incident-review", pk=pk)
+
+
+# --- the dossier ---------------------------------------------------------------------------
+
+@login_required
+def dossier_json(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk)
+    response = JsonResponse(dossier.dossier(incident), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="{incident.reference.lower()}-dossier.json"'
+    return response
+
+
+@login_required
+def dossier_pdf(request: AuthedRequest, pk: int) -> HttpResponse:
+    incident = _incident(request, pk)
+    response = HttpResponse(dossier.render_dossier_pdf(incident), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{dossier.dossier_pdf_filename(incident)}"'
+    return response

@@ -9,6 +9,7 @@ from bastion.accounts import actions as account_actions
 from bastion.accounts.models import MfaPolicy, Role, User
 from bastion.audit.chain import record
 from bastion.demo.awareness import load_awareness
+from bastion.demo.incidents import load_incidents
 from bastion.demo.people import DOMAIN, build_people, save_people
 from bastion.demo.phishing import load_phishing
 from bastion.demo.response import load_response_plan
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             load_awareness(follow_up=size == "small")
             load_response_plan(ask_readers=size == "small")
             load_phishing()
+            load_incidents()
             policy = MfaPolicy.current()
             policy.required_roles = []
             policy.save()
