@@ -15,7 +15,7 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.backends.django import DjangoTemplates
-from django.template.loader import get_template, render_to_string
+from django.template.loader import get_template
 
 
 def queue_email(to: str, template: str, context: dict):
@@ -27,14 +27,7 @@ def queue_email(to: str, template: str, context: dict):
     from bastion.outbox.models import MessageStatus, OutboxMessage
     from bastion.outbox.tasks import send_outbox_message
 
-    ctx = {"base_url": settings.BASE_URL, **context}
-    subject = " ".join(render_text(f"emails/{template}.subject.txt", ctx).split())
-    text = render_text(f"emails/{template}.txt", ctx)
-    html: str
-    try:
-        html = render_to_string(f"emails/{template}.html", ctx)
-    except TemplateDoesNotExist:
-        html = ""
+    subject, text, html = _render_parts(template, {"base_url": settings.BASE_URL, **context}, {})
     status = MessageStatus.QUEUED if email_configured() else MessageStatus.HELD
     message = OutboxMessage.objects.create(
         to=to, subject=subject[:300], body_text=text, body_html=html, template=template,
