@@ -153,9 +153,10 @@ def _is_transactional(request) -> bool:
 
 @pytest.fixture(autouse=True)
 def _audit_guard_between_tests(request):
-    """Transactional tests end with Django emptying every table, which the audit table's
-    append-only triggers rightly refuse. Those tests lift the guard just before the flush,
-    and the next database test puts it back first thing."""
+    """Transactional tests end with Django emptying every table, which the append-only
+    triggers of the guarded tables (the audit trail, the incidents' timelines: audit/guard.py)
+    rightly refuse. Those tests lift the guard just before the flush, and the next database
+    test puts it back first thing."""
     uses_db = request.node.get_closest_marker("django_db") is not None or any(
         f in request.fixturenames for f in ("db", "transactional_db", "live_server")
     )

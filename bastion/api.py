@@ -61,6 +61,7 @@ def _mount() -> None:
     from bastion.incidents.api import router as incidents_router
     from bastion.people.api import groups_router, people_router
     from bastion.phishing.api import campaigns_router, phishing_router
+    from bastion.phishing.reports_api import mailboxes_router, reports_router
     from bastion.response.api import router as plans_router
     from bastion.systems.api import router as systems_router
     from bastion.systems.review_api import router as reviews_router
@@ -78,6 +79,8 @@ def _mount() -> None:
     api.add_router("/incidents", incidents_router, tags=["incidents"])
     api.add_router("/campaigns", campaigns_router, tags=["phishing"])
     api.add_router("/phishing", phishing_router, tags=["phishing"])
+    api.add_router("/phishing/reports", reports_router, tags=["phishing"])
+    api.add_router("/phishing/mailboxes", mailboxes_router, tags=["phishing"])
     api.add_router("/audit", audit_router, tags=["audit"])
     api.add_router("/me", accounts_router, tags=["account"])
 

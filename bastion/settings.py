@@ -193,6 +193,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"level": "WARNING"},
+        # WeasyPrint says "Step 5 - Creating layout - Page 37" at INFO for every page of a PDF.
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 

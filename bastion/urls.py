@@ -26,5 +26,7 @@ urlpatterns = [
     path("plan/", include("bastion.response.pdf_urls")),
     path("incidents/", include("bastion.incidents.urls")),
     path("p/", include("bastion.phishing.urls")),
+    path("phishing/", include("bastion.phishing.pages_urls")),
+    path("phishing/", include("bastion.phishing.mailbox_urls")),
     path("api/v1/", api.urls),
 ]

@@ -9,7 +9,10 @@ assignments: allow ten minutes per database.
 
 BENCH_REUSE=1 keeps a database built by an earlier run (the SQLite file, the PostgreSQL
 database) instead of starting afresh; the awareness bench then skips building its data and the
-runs that change it, and times the pages only. BENCH_DB=sqlite or postgres benches one database.
+runs that change it, and times the pages only. BENCH_DB=sqlite or postgres benches one database;
+BENCH_PG_DB and BENCH_SQLITE name the databases (default bastion_bench and var/bench/bench.sqlite3).
+bench/incidents_bench.py builds 10,000 incidents with 500,000 timeline entries (about a minute)
+and times the incident pages and API and the 2,000-entry incident's dossier.
 """
 
 import os
@@ -19,9 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DB = "bastion_bench"
+PG_DB = os.environ.get("BENCH_PG_DB", "bastion_bench")  # one per person benching at once
 REUSE = os.environ.get("BENCH_REUSE") == "1"
-BENCHES = ["people", "reviews", "awareness", "phishing"]
+BENCHES = ["people", "reviews", "awareness", "phishing", "incidents"]
 
 
 def fresh_postgres() -> str:
@@ -37,7 +40,7 @@ def fresh_postgres() -> str:
 
 
 def fresh_sqlite() -> str:
-    path = ROOT / "var" / "bench" / "bench.sqlite3"
+    path = ROOT / "var" / "bench" / f"{os.environ.get('BENCH_SQLITE', 'bench')}.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
     if REUSE and path.exists():
         return f"sqlite:///{path}"

@@ -1,6 +1,7 @@
 """An incident in a real browser (Debian's Chromium via Playwright): the security lead declares a
-ransomware incident, skips a required playbook step with the full explanation of the deviation,
-flags corporate liability and records the chief executive's notification as done."""
+ransomware incident (finding its affected systems with the search box), skips a required playbook
+step with the full explanation of the deviation, names a scribe (the team's form, by htmx), flags
+corporate liability and records the chief executive's notification as done."""
 
 import re
 
@@ -11,6 +12,7 @@ from bastion.accounts.models import Role
 from bastion.incidents.models import Deviation, Incident, NotificationDue
 from bastion.people.models import Person
 from bastion.response import actions as plan_actions
+from bastion.systems.models import BusinessSystem
 from conftest import PASSWORD
 from tests.browser import browser_page  # noqa: F401 - fixture
 
@@ -63,10 +65,26 @@ def test_lead_declares_skips_a_step_and_records_a_notification(live_server, brow
     page.get_by_label(re.compile("^What is known")).fill("Two sales laptops show a ransom note; files encrypted.")
     page.get_by_label(re.compile("^Type")).select_option("ransomware")
     page.get_by_label("Personal", exact=True).check()
+    # Affected systems: found by name among hundreds, ticked ones stay chosen across searches.
+    BusinessSystem.objects.bulk_create([BusinessSystem(name=f"Store {n:03d}") for n in range(200)]
+                                       + [BusinessSystem(name="Payroll"), BusinessSystem(name="ERP")])
+    page.get_by_label("Find a system by name").fill("payr")
+    page.get_by_label("Payroll").check()
+    page.get_by_label("Find a system by name").fill("erp")
+    expect(page.get_by_label("ERP")).to_be_visible()
+    expect(page.get_by_label("Payroll")).to_be_checked()
+    page.get_by_label("ERP").check()
     page.get_by_role("button", name="Declare").click()
     expect(page.get_by_role("status")).to_contain_text("is declared under plan version 1")
     incident = Incident.objects.get()
     assert incident.reported_by == "Lena Lead (lena@example.com)"
+    assert sorted(incident.affected_systems.values_list("name", flat=True)) == ["ERP", "Payroll"]
+
+    # Name a scribe: the team's region is replaced in place.
+    page.get_by_text("Change the team").click()
+    page.get_by_label(re.compile("^Scribe")).fill("gina@example.com")
+    page.get_by_role("button", name="Save the team").click()
+    expect(page.locator("#team")).to_contain_text("Team changed: scribe (none) → Gina Counsel (gina@example.com).")
 
     # Skip the first (required) step: the page asks for the deviation's full explanation.
     step = incident.steps.order_by("order").first()
@@ -85,10 +103,12 @@ def test_lead_declares_skips_a_step_and_records_a_notification(live_server, brow
     page.get_by_label(re.compile("Corporate liability is possible")).check()
     page.get_by_role("button", name="Save facts").click()
     expect(page.get_by_role("status")).to_contain_text("Facts saved")
+    assert sorted(incident.affected_systems.values_list("name", flat=True)) == ["ERP", "Payroll"]  # kept ticked
     expect(page.locator("#notifications")).to_contain_text(re.compile(r"due in (59|60) min"))
 
-    # Record the CEO's notification as done.
-    page.get_by_role("link", name=re.compile(r"^Record: General Counsel and CEO.* to Chief executive")).click()
+    # Record the CEO's notification as done (told by phone, so not sent from Bastion).
+    page.get_by_role("link", name=re.compile(r"^Send or record: General Counsel and CEO.* to Chief executive")).click()
+    expect(page.get_by_role("heading", name="Send by email from Bastion")).to_be_visible()
     page.get_by_label(re.compile("^Whom exactly")).fill("Carla Chief, by phone")
     page.get_by_label(re.compile("^What was said")).fill("Corporate liability is possible; call the commander now.")
     page.get_by_role("button", name="Record as done").click()

@@ -16,6 +16,7 @@ def navigation(request):
     from bastion.incidents.access import can_view_incidents
     from bastion.outbox.access import can_view_outbox
     from bastion.people.access import can_list_people, can_view_groups
+    from bastion.phishing.access import can_triage_reports, can_view_campaigns
     from bastion.response.access import can_view_plan
     from bastion.systems.access import can_view_reviews, can_view_systems
 
@@ -34,6 +35,10 @@ def navigation(request):
         items.append(("Training progress", "/awareness/progress/"))
     if user.person_id is not None:
         items.append(("My training", "/training/"))
+    if can_view_campaigns(user):
+        items.append(("Phishing", "/phishing/"))
+    if can_triage_reports(user):
+        items.append(("Reported email", "/phishing/reports/"))
     if can_view_plan(user):
         items.append(("Response plan", "/plan/"))
     if can_view_incidents(user):

@@ -1,5 +1,6 @@
 """The demo's incidents, run by the demo's published plan: a business email compromise still open
-(in containment, notifications due, one status update sent), a ransomware attack on the
+(in containment, notifications due, the executive sponsor told by phone and Communications by
+email from Bastion, one status update sent), a ransomware attack on the
 warehouses closed with a deviation and a completed post-incident review, and a personal data
 breach closed with the GDPR notification done, the law-enforcement decision recorded and the
 review waived by the security lead.
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from bastion.accounts.models import Role, User
-from bastion.incidents import actions, review, updates
+from bastion.incidents import actions, notices, review, updates
 from bastion.incidents.actions import DeviationReason
 from bastion.incidents.models import ActionItemStatus, Incident, NotificationStatus
 from bastion.incidents.review import ActionItemInput
@@ -248,6 +249,11 @@ def _email_compromise(cast: _Cast, start: datetime) -> Incident:
                              note="Our accounts payable mailbox is clean: no forwarding rules, no unknown sign-ins.")
     executive = incident.notifications.filter(rule_key="internal-executive", status=NotificationStatus.DUE)
     for row in executive:
+        if row.recipient_key != "role:executive_sponsor" and notices.recipients(row, incident).people:
+            # Communications is told by email from Bastion, with the rule's message as pre-filled.
+            notices.do_send_notification(acting_user=lead, notification=row, text=notices.fill_message(row, incident),
+                                         now=at(1.5))
+            continue
         actions.do_record_notification(
             acting_user=lead, notification=row, notified_by=cast.ciso, notified_whom=row.recipient_label,
             notified_at=at(1.4), channel="phone", what_was_said=SAID["internal-executive"], now=at(1.5))

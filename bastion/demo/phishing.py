@@ -1,15 +1,18 @@
 """The demo's phishing simulation: the organisation's domain, a sending profile, two lures, a
 teaching landing page, two finished campaigns to Sales (one before the training programme
-started, one after, with honest and automated hits) and one scheduled with remedial training."""
+started, one after, with honest and automated hits) and one scheduled with remedial training;
+the reporting mailbox with two reported emails, one to triage and one triaged."""
 
 import random
 from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 from django.db.models import F
 from django.utils import timezone
 
 from bastion.awareness.models import Course, Programme
-from bastion.people.models import Group
+from bastion.people.models import Group, Person
 from bastion.phishing.actions import do_create_campaign, do_declare_domain
 from bastion.phishing.models import (
     AutomatedRule,
@@ -124,3 +127,51 @@ def load_phishing(*, seed: int = 2026) -> None:
     starts_at = datetime.combine(today + timedelta(days=14), time(9), tzinfo=timezone.get_current_timezone())
     do_create_campaign(name="Quarterly simulation", templates=templates, landing_page=page, sending_profile=profile,
                        audience=sales, starts_at=starts_at, window_minutes=480, remedial_programme=remedial)
+    load_reported_email()
+
+
+def _forward(reporter: str, original: EmailMessage, note: str, at: datetime) -> bytes:
+    outer = EmailMessage()
+    outer["From"], outer["To"] = reporter, f"report-phishing@{DOMAIN}"
+    outer["Subject"] = f"Fwd: {original['Subject']}"
+    outer["Date"], outer["Message-ID"] = format_datetime(at), make_msgid(domain=DOMAIN)
+    outer.set_content(note)
+    outer.add_attachment(original)
+    return outer.as_bytes()
+
+
+def load_reported_email() -> None:
+    """The reporting mailbox (disabled: the demo has no IMAP server) and two emails employees
+    forwarded to it, read through the same code as the poller: one new, one already triaged."""
+    from bastion.accounts.models import Role, User
+    from bastion.phishing import mailbox, reports
+
+    box = reports.do_save_mailbox(None, acting_user=None, name="report-phishing@" + DOMAIN, host="imap." + DOMAIN,
+                                  port=993, security="tls", username="report-phishing",
+                                  password="demo-password-not-used", folder="INBOX",  # noqa: S106 - disabled
+                                  processed_folder="Processed by Bastion", enabled=False)
+    staff = list(Person.objects.filter(status="active", department="Sales").order_by("pk")[:2])
+    now = timezone.now()
+    invoice = EmailMessage()
+    invoice["From"] = "Accounts Payable <ap@invoices-docusign.example.net>"
+    invoice["To"], invoice["Subject"] = staff[0].email, "Overdue invoice INV-20931: payment blocked"
+    invoice["Date"], invoice["Message-ID"] = format_datetime(now - timedelta(hours=3)), make_msgid(domain="example.net")
+    invoice.set_content("Your supplier payment is blocked. Review the invoice at "
+                        "https://invoices-docusign.example.net/review?inv=20931 before 17:00 today.")
+    invoice.add_alternative('<p>Your supplier payment is <b>blocked</b>.</p><p><a href="https://invoices-docusign'
+                            '.example.net/review?inv=20931">Review invoice</a></p>', subtype="html")
+    invoice.add_attachment(b"PK\x03\x04 demo", maintype="application", subtype="zip", filename="INV-20931.zip")
+    newsletter = EmailMessage()
+    newsletter["From"] = "Webinars <events@cloud-vendor.example.org>"
+    newsletter["To"], newsletter["Subject"] = staff[1].email, "Last seats: cloud cost webinar"
+    newsletter["Date"], newsletter["Message-ID"] = format_datetime(now - timedelta(days=2)), make_msgid(domain="example.org")
+    newsletter.set_content("Register at https://cloud-vendor.example.org/webinar?utm=mail. Unsubscribe any time.")
+    for uid, (person, original, note, at) in enumerate([
+            (staff[1], newsletter, "Is this safe? I never signed up.", now - timedelta(days=2)),
+            (staff[0], invoice, "This came in this morning, looks fake.", now - timedelta(hours=2))], start=1):
+        raw = _forward(person.email, original, note, at)
+        mailbox.process(box, 1, uid, raw, len(raw))
+    lead = User.objects.filter(role=Role.SECURITY_LEAD, is_active=True).order_by("pk").first()
+    webinar = box.reports.get(subject=newsletter["Subject"])
+    reports.do_triage(webinar, acting_user=lead, status="resolved", verdict="spam",
+                      note="Marketing mail, not malicious. Thanked the reporter.", assign=True, assigned_to=lead)

@@ -8,6 +8,9 @@ rules live here and nowhere else.
   it, whatever their role — not to the security lead by role alone. A member who is lead or team
   runs it; a member who is an executive or auditor reads it. It is left out of every list, and
   its page and API answer 404 to anyone else, as if it did not exist.
+- The team (commander, scribe, liaison, legal, a restricted incident's members) is changed by
+  the lead and team who run it, and by the incident commander (a reader by role) for their own
+  incident.
 - Only the security lead waives a post-incident review (so an incident may close without one).
 - Business leaders, managers and employees see no incident, even if named members.
 - Tools such as a SIEM declare through the API with the token of a user with the security
@@ -26,6 +29,8 @@ _RUNNERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM)
 _READERS = (Role.SECURITY_LEAD, Role.SECURITY_TEAM, Role.EXECUTIVE, Role.AUDITOR)
 # Who may be made a member of a restricted incident (the others see no incident at all).
 MEMBER_ROLES = _READERS
+# Who runs an incident (a restricted incident always keeps one of them: team.py).
+RUNNER_ROLES = _RUNNERS
 
 
 def can_view_incidents(user) -> bool:
@@ -63,6 +68,18 @@ def get_incident_for_edit(user, pk: int) -> Incident:
     if not can_run_incidents(user):
         raise PermissionDenied
     return incident
+
+
+def get_incident_for_team_change(user, pk: int) -> Incident:
+    """The incident whose team (commander, scribe, liaison, legal, members) the user changes: the
+    security lead and team who may see it, and its incident commander (through their account,
+    whatever its role among the readers). 404 as for viewing, 403 for the other readers."""
+    incident = get_incident_for_view(user, pk)
+    if can_run_incidents(user):
+        return incident
+    if user.person_id is not None and incident.incident_commander_id == user.person_id:
+        return incident
+    raise PermissionDenied
 
 
 def require_declarer(user) -> None:

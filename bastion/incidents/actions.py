@@ -4,9 +4,9 @@ timeline entry and its audit entry with the change, so all land or none does.
 Input is checked here, before anything is written, and refused with a ValidationError naming
 every problem (the API answers 422 with them); nothing is half-saved.
 
-Status updates live in updates.py and the post-incident review in review.py (their do_*
-functions follow the same pattern). Not yet: sending internal notifications by email from
-Bastion, changing the team and members after declaration, deviations not tied to a step.
+Status updates live in updates.py, the post-incident review in review.py, the team after
+declaration in team.py and internal notifications sent by email in notices.py (their do_*
+functions follow the same pattern). Not yet: deviations not tied to a step.
 """
 
 from collections.abc import Sequence
@@ -52,6 +52,7 @@ from .models import (
     time_text,
 )
 from .severity import suggest_severity
+from .team import team_accounts
 
 # Clock skew tolerated between a client's "now" and ours before a time counts as in the future.
 FUTURE_TOLERANCE = timedelta(minutes=2)
@@ -187,6 +188,8 @@ def do_declare(*, acting_user, title: str, summary: str, detected_at: datetime, 
         incident_commander=incident_commander, scribe=scribe, liaison=liaison, legal=legal,
         restricted=restricted, updated_at=now)
     incident.affected_systems.set(affected_systems)
+    if restricted:
+        members = [*members, *team_accounts([incident_commander, scribe, liaison, legal])]
     if members:
         incident.members.set(members)
     playbook = incident.incident_type().get("playbook", [])
@@ -393,7 +396,7 @@ def do_record_notification(*, acting_user, notification: NotificationDue, notifi
     now = now or timezone.now()
     incident = timeline.lock_incident(notification.incident_id)
     row = NotificationDue.objects.get(pk=notification.pk)
-    problems = _open_problems(row)
+    problems = open_problems(row)
     if notified_by is None:
         problems.append("Say who notified them.")
     if not notified_whom.strip():
@@ -425,7 +428,7 @@ def do_notification_not_required(*, acting_user, notification: NotificationDue, 
     now = now or timezone.now()
     incident = timeline.lock_incident(notification.incident_id)
     row = NotificationDue.objects.get(pk=notification.pk)
-    problems = _open_problems(row)
+    problems = open_problems(row)
     if len(reason.strip()) < MIN_EXPLANATION_LENGTH:
         problems.append(f"Explain fully why it is not required (at least {MIN_EXPLANATION_LENGTH} characters).")
     _refuse(problems)
@@ -439,7 +442,7 @@ def do_notification_not_required(*, acting_user, notification: NotificationDue, 
     return row
 
 
-def _open_problems(row: NotificationDue) -> list[str]:
+def open_problems(row: NotificationDue) -> list[str]:
     if row.is_open:
         return []
     if row.status == NotificationStatus.NOT_REQUIRED and row.not_required_by_id is None:

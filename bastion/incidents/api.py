@@ -1,5 +1,6 @@
-"""Incidents over JSON: list, declare, read and update facts; an incident's timeline (and its
-verification), notifications due and deviations; status updates (sent, never edited: no PUT or
+"""Incidents over JSON: list, declare, read and update facts; the team (PATCH …/team); an
+incident's timeline (and its verification), notifications due (an internal one previewed and
+emailed from Bastion: …/notifications/{id}/email and /send) and deviations; status updates (sent, never edited: no PUT or
 PATCH exists), the post-incident review and its waiver, and the dossier (JSON and PDF).
 
 Every endpoint gets its incident through access.py: a restricted incident answers 404 to anyone
@@ -25,7 +26,7 @@ from bastion.lib.http import AuthedRequest
 from bastion.people.models import Person
 from bastion.systems.models import BusinessSystem
 
-from . import access, actions, dossier, review, timeline, updates
+from . import access, actions, dossier, notices, review, team, timeline, updates
 from .models import ActionItem, Incident, StatusUpdate
 
 router = Router()
@@ -90,6 +91,7 @@ class IncidentOut(Schema):
     liaison: str | None = None
     legal: str | None = None
     restricted: bool
+    members: list[str] = Field(description="Restricted incidents: the members' email addresses")
     law_enforcement_required: bool
     law_enforcement_decision: str
     closed_at: datetime | None
@@ -109,6 +111,10 @@ class IncidentOut(Schema):
     @staticmethod
     def resolve_clocks(obj: Incident) -> dict:
         return {k: v for k, v in obj.clock_times().items() if v is not None}
+
+    @staticmethod
+    def resolve_members(obj: Incident) -> list[str]:
+        return sorted(obj.members.values_list("email", flat=True))
 
     @staticmethod
     def resolve_law_enforcement_required(obj: Incident) -> bool:
@@ -262,6 +268,54 @@ def update_facts(request: AuthedRequest, incident_id: int, payload: FactsPatch):
     return _detail(incident_id, request.user)
 
 
+class TeamPatch(Schema):
+    """Only what is sent changes: a role given an email address takes that person of the
+    directory, null leaves it empty; members are added and removed by email address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incident_commander: str | None = Field(None, max_length=254, description="Email address of a person")
+    scribe: str | None = Field(None, max_length=254)
+    liaison: str | None = Field(None, max_length=254)
+    legal: str | None = Field(None, max_length=254)
+    add_members: list[str] = Field(default_factory=list, max_length=200,
+                                   description="Email addresses of users (restricted incidents)")
+    remove_members: list[str] = Field(default_factory=list, max_length=200, description=team.MEMBERS_RULE)
+
+
+def _team_people(payload: TeamPatch) -> dict[str, Person | None]:
+    wanted = {role: getattr(payload, role) for role in team.TEAM_ROLES if role in payload.model_fields_set}
+    emails = {e.lower() for e in wanted.values() if e}
+    found = {p.email.lower(): p for p in Person.objects.filter(email__in=emails)} if emails else {}
+    problems = [f"{role}: nobody in the directory has the address {email!r}."
+                for role, email in wanted.items() if email and email.lower() not in found]
+    if problems:
+        raise _refusal(problems)
+    return {role: found[email.lower()] if email else None for role, email in wanted.items()}
+
+
+def _accounts(emails: list[str], field: str) -> list[User]:
+    users = {u.email: u for u in User.objects.filter(email__in=[e.lower() for e in emails])}
+    problems = [f"No user has the address {e!r}." for e in emails if e.lower() not in users]
+    if problems:
+        raise _refusal(problems, field)
+    return list(users.values())
+
+
+@router.patch("/{int:incident_id}/team", response=IncidentOut,
+              summary="Change the team: commander, scribe, liaison, legal and a restricted incident's members")
+def change_team(request: AuthedRequest, incident_id: int, payload: TeamPatch):
+    incident = access.get_incident_for_team_change(request.user, incident_id)
+    people = _team_people(payload)
+    add, remove = _accounts(payload.add_members, "add_members"), _accounts(payload.remove_members, "remove_members")
+    try:
+        team.do_change_team(acting_user=request.user, incident=incident, people=people, add_members=add,
+                            remove_members=remove, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return _detail(incident_id, request.user)
+
+
 class StatusChange(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -340,6 +394,7 @@ class NotificationOut(Schema):
     notified_at: datetime | None
     notified_channel: str
     what_was_said: str
+    emailed_to: list[str] = Field(description="Sent from Bastion: the addresses the email went to")
     not_required_reason: str
     escalated_at: datetime | None
 
@@ -353,6 +408,46 @@ class NotificationOut(Schema):
 def get_notifications(request: AuthedRequest, incident_id: int):
     incident = access.get_incident_for_view(request.user, incident_id)
     return list(incident.notifications.select_related("notified_by"))
+
+
+class EmailPreview(Schema):
+    sendable: bool = Field(description="An internal recipient (a plan role or a named person) Bastion can email")
+    to: list[str]
+    message: str = Field(description="The rule's message with the incident's values filled in")
+    problems: list[str] = Field(description="Why it cannot be sent from Bastion")
+
+
+class EmailIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=notices.MAX_TEXT, description="Sent exactly as written, and recorded")
+
+
+def _notification(incident: Incident, notification_id: int):
+    return get_object_or_404(incident.notifications.all(), pk=notification_id)
+
+
+@router.get("/{int:incident_id}/notifications/{int:notification_id}/email", response=EmailPreview,
+            summary="Who an internal notification would be emailed to, and the pre-filled message")
+def preview_notification_email(request: AuthedRequest, incident_id: int, notification_id: int):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    row = _notification(incident, notification_id)
+    found = notices.recipients(row, incident)
+    problems = found.problems if row.is_open else actions.open_problems(row)
+    return {"sendable": not problems, "to": found.addresses, "message": notices.fill_message(row, incident),
+            "problems": problems}
+
+
+@router.post("/{int:incident_id}/notifications/{int:notification_id}/send", response=NotificationOut,
+             summary="Email an internal notification from Bastion and record it as done (never twice)")
+def send_notification(request: AuthedRequest, incident_id: int, notification_id: int, payload: EmailIn):
+    incident = access.get_incident_for_edit(request.user, incident_id)
+    row = _notification(incident, notification_id)
+    try:
+        notices.do_send_notification(acting_user=request.user, notification=row, text=payload.text, request=request)
+    except DjangoValidationError as error:
+        raise _django_refusal(error) from None
+    return incident.notifications.select_related("notified_by").get(pk=row.pk)
 
 
 class DeviationOut(Schema):
@@ -403,7 +498,8 @@ class UpdateIn(Schema):
     impact: str = Field(max_length=20_000, description="How bad it looks")
     confidence: str = Field(max_length=8, description="low, medium or high")
     unknowns: str = Field(max_length=20_000, description="What is not known yet")
-    next_update_at: datetime
+    next_update_at: datetime | None = Field(None, description="Required unless final; in the future")
+    final: bool = Field(False, description="The last update (incident resolved): no next update time, no reminder")
     audiences: list[str] = Field(max_length=3, description="executives, all_staff, customers")
     customer_addresses: list[str] = Field(default_factory=list, max_length=5000)
     corrects: int | None = Field(None, description="The id of the update this one corrects")
@@ -418,7 +514,8 @@ class UpdateOut(Schema):
     impact: str
     confidence: str
     unknowns: str
-    next_update_at: datetime
+    next_update_at: datetime | None
+    final: bool
     audiences: list[str]
     customer_addresses: list[str]
     recipient_count: int
@@ -451,7 +548,7 @@ def send_update(request: AuthedRequest, incident_id: int, payload: UpdateIn):
             containment=payload.containment, impact=payload.impact, confidence=payload.confidence,
             unknowns=payload.unknowns, next_update_at=payload.next_update_at, audiences=payload.audiences,
             customer_addresses=payload.customer_addresses, corrects=corrects, beyond_members=payload.beyond_members,
-            request=request)
+            final=payload.final, request=request)
     except DjangoValidationError as error:
         raise _django_refusal(error) from None
     return Status(201, update)

@@ -80,8 +80,8 @@ def dossier(incident: Incident, now=None) -> dict[str, Any]:
             "rule": n.rule_key, "rule_name": n.rule_name, "recipient": n.recipient_label, "status": n.status,
             "deadline": _t(n.deadline), "channel": n.channel, "notified_by": _email(n.notified_by),
             "notified_whom": n.notified_whom, "notified_at": _t(n.notified_at), "notified_channel": n.notified_channel,
-            "what_was_said": n.what_was_said, "not_required_reason": n.not_required_reason,
-            "escalated_at": _t(n.escalated_at),
+            "what_was_said": n.what_was_said, "emailed_to": n.emailed_to,
+            "not_required_reason": n.not_required_reason, "escalated_at": _t(n.escalated_at),
         } for n in incident.notifications.select_related("notified_by")],
         "law_enforcement": {
             "required": incident.law_enforcement_required(), "decision": incident.law_enforcement_decision,
@@ -93,6 +93,7 @@ def dossier(incident: Incident, now=None) -> dict[str, Any]:
             "number": u.number, "sent_at": _t(u.sent_at), "sent_by": _email(u.sent_by),
             "what_happened": u.what_happened, "containment": u.containment, "impact": u.impact,
             "confidence": u.confidence, "unknowns": u.unknowns, "next_update_at": _t(u.next_update_at),
+            "final": u.final,
             "audiences": u.audiences, "customer_addresses": u.customer_addresses,
             "recipient_count": u.recipient_count, "corrects": u.corrects.number if u.corrects else None,
             "corrected_by": corrected_by.get(u.number, []),
@@ -123,11 +124,20 @@ def dossier_pdf_filename(incident: Incident) -> str:
     return f"{incident.reference.lower()}-dossier.pdf"
 
 
-def render_dossier_pdf(incident: Incident, now=None) -> bytes:
-    """The dossier as PDF bytes."""
+def dossier_document(incident: Incident, now=None):
+    """The laid-out dossier (a ``weasyprint.Document``): tests read its pages and text from here.
+
+    The timeline may run to thousands of entries, so the template lays it out on landscape pages
+    as one plain paragraph per entry, not as table rows: WeasyPrint takes several times longer
+    over a table of that length (bench/incidents_bench.py: 2,000 entries)."""
     from weasyprint import HTML  # imported here: loading pango takes a moment, needed only now
     from weasyprint.urls import URLFetcher
 
     html = render_to_string("incidents/dossier/dossier.html", {"d": dossier(incident, now)})
     fetcher = URLFetcher(allowed_protocols=(), timeout=1)  # nothing is fetched (see the docstring)
-    return HTML(string=html, url_fetcher=fetcher).render().write_pdf()
+    return HTML(string=html, url_fetcher=fetcher).render()
+
+
+def render_dossier_pdf(incident: Incident, now=None) -> bytes:
+    """The dossier as PDF bytes."""
+    return dossier_document(incident, now).write_pdf()

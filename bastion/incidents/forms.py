@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from bastion.accounts.models import User
 from bastion.people.models import Person
 from bastion.response.content import CHANNELS, CLOCKS, FACTS, REGULATED_DATA_KINDS
 from bastion.systems.models import BusinessSystem
@@ -142,6 +143,48 @@ class FactsForm(forms.Form):
                 "affected_systems": list(data["affected_systems"])}
 
 
+class TeamForm(forms.Form):
+    """The whole team as it should be: an emptied role leaves it empty. A restricted incident's
+    members are added by their sign-in email and removed by ticking them."""
+
+    incident_commander = PersonField(required=False, label="Incident commander (email in the directory)")
+    scribe = PersonField(required=False, label="Scribe (email in the directory)")
+    liaison = PersonField(required=False, label="Liaison (email in the directory)")
+    legal = PersonField(required=False, label="Legal (email in the directory)")
+    add_members = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=20_000,
+                                  label="Add members (their sign-in email, one a line)")
+    remove_members = forms.TypedMultipleChoiceField(required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+                                                    label="Remove members")
+
+    def __init__(self, data=None, *, incident, members_rule: str = "") -> None:
+        members = list(incident.members.order_by("email"))
+        super().__init__(data, initial={role: getattr(incident, role).email if getattr(incident, role) else ""
+                                        for role in ("incident_commander", "scribe", "liaison", "legal")})
+        self.members = members
+        if incident.restricted:
+            remove = self.fields["remove_members"]
+            assert isinstance(remove, forms.TypedMultipleChoiceField)
+            remove.choices, remove.help_text = [(u.pk, u.email) for u in members], members_rule
+        else:
+            del self.fields["add_members"], self.fields["remove_members"]
+
+    def clean_add_members(self) -> list[User]:
+        emails = [e.strip().lower() for e in self.cleaned_data["add_members"].replace(",", "\n").splitlines()
+                  if e.strip()]
+        users = {u.email: u for u in User.objects.filter(email__in=emails)}
+        unknown = [e for e in emails if e not in users]
+        if unknown:
+            raise ValidationError(f"No user has the address {', '.join(unknown)}.")
+        return list(users.values())
+
+    def clean_remove_members(self) -> list[User]:
+        chosen = set(self.cleaned_data["remove_members"])
+        return [u for u in self.members if u.pk in chosen]
+
+    def people(self) -> dict:
+        return {role: self.cleaned_data[role] for role in ("incident_commander", "scribe", "liaison", "legal")}
+
+
 class DeviationForm(forms.Form):
     """A step done, skipped or done differently; a deviation needs the full explanation, who
     decided and when (the action says when one is needed)."""
@@ -161,6 +204,11 @@ class NotificationDoneForm(forms.Form):
     notified_at = TimeField(label="When")
     channel = forms.ChoiceField(choices=list(CHANNELS.items()), label="How")
     what_was_said = forms.CharField(widget=TEXTAREA, max_length=20_000, label="What was said")
+
+
+class SendNotificationForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=20_000, label="Message",
+                           help_text="Sent exactly as written, and recorded as what they were told.")
 
 
 class NotRequiredForm(forms.Form):
@@ -195,7 +243,10 @@ class StatusUpdateForm(forms.Form):
     confidence = forms.ChoiceField(choices=Confidence.choices, label="How confident we are")
     unknowns = forms.CharField(widget=TEXTAREA, max_length=20_000, label="What is not known yet",
                                help_text="Say so if nothing.")
-    next_update_at = TimeField(label="When the next update comes")
+    next_update_at = TimeField(required=False, label="When the next update comes",
+                               help_text="Required unless this is the final update.")
+    final = forms.BooleanField(required=False, label="Final update: the incident is resolved, no further update "
+                                                     "follows (no next update time, no reminder)")
     audiences = forms.MultipleChoiceField(choices=Audience.choices, widget=forms.CheckboxSelectMultiple,
                                           label="Send to")
     customer_addresses = forms.CharField(

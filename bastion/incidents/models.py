@@ -24,6 +24,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from bastion.response.content import CLOCKS
+
 GENESIS_HASH = "0" * 64
 
 # Facts and clocks the incident's own fields supply (see the module docstring).
@@ -151,6 +153,11 @@ class Incident(models.Model):
         times["declaration"] = self.declared_at
         return times
 
+    def recorded_clocks(self) -> list[tuple[str, str, datetime | None]]:
+        """The clocks recorded by hand (name, what it marks, when), in the vocabulary's order."""
+        return [(name, CLOCKS.get(name, name), parse_time(self.clocks[name]))
+                for name in [*[c for c in CLOCKS if c in self.clocks], *[c for c in self.clocks if c not in CLOCKS]]]
+
     def law_enforcement_required(self) -> bool:
         """The plan's law-enforcement criteria are met: a crime is suspected or a ransom demanded
         (the plan's law-enforcement guidance), or a rule keyed "law-enforcement" applies."""
@@ -266,6 +273,8 @@ class NotificationDue(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
     notified_channel = models.CharField(max_length=32, blank=True)
     what_was_said = models.TextField(blank=True)
+    # Sent by Bastion (notices.do_send_notification): the addresses the email went to.
+    emailed_to = models.JSONField(default=list, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     # Not required: why (and who said so; empty when the rule stopped applying).
@@ -298,6 +307,7 @@ class EntryKind(models.TextChoices):
     LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
     UPDATE = "update", "Status update"
     REVIEW = "review", "Post-incident review"
+    TEAM = "team", "Team"
 
 
 # Evidence bytes are stored in the database (TimelineEntry.evidence), so a backup holds them with
@@ -309,7 +319,8 @@ class TimelineEntry(models.Model):
     """One entry of an incident's timeline: append-only, hash-chained per incident.
 
     Nothing in Bastion updates or deletes an entry (there is no code path for it; the admin is
-    not registered); ``incidents.timeline.verify`` recomputes the chain and names the first
+    not registered), and the database refuses to (audit/guard.py, migration 0003);
+    ``incidents.timeline.verify`` recomputes the chain and names the first
     altered, missing or re-linked entry, and checks each evidence file against its SHA-256."""
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
@@ -377,7 +388,9 @@ class StatusUpdate(models.Model):
     impact = models.TextField(help_text="How bad it looks")
     confidence = models.CharField(max_length=8, choices=Confidence.choices)
     unknowns = models.TextField(help_text="What is not known yet")
-    next_update_at = models.DateTimeField(help_text="When the next update comes")
+    next_update_at = models.DateTimeField(null=True, blank=True,
+                                          help_text="When the next update comes (none after a final update)")
+    final = models.BooleanField(default=False, help_text="The last update: the incident is resolved, none follows")
     audiences = models.JSONField(default=list, help_text="Audience kinds (Audience)")
     customer_addresses = models.JSONField(default=list, blank=True)
     recipient_count = models.PositiveIntegerField(default=0)

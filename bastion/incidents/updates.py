@@ -1,6 +1,8 @@
 """Status updates: one honest structure — what happened, what is being done to contain it, how bad
 it looks and how confident we are, what is not known yet, and when the next update comes — sent
-by email to the audiences chosen, and the reminder when the next one is due.
+by email to the audiences chosen, and the reminder when the next one is due. A final update (the
+incident is resolved or closed) has no next update time, and no reminder follows it; any other
+update needs its next update time in the future.
 
 Audiences (``Audience``): executives (active users with the executive role), all staff (active
 people in the directory) and a customer list (email addresses given with the update). Addresses
@@ -51,7 +53,7 @@ MAX_CUSTOMER_ADDRESSES = 5_000
 
 def _problems(*, what_happened: str, containment: str, impact: str, confidence: str, unknowns: str,
               next_update_at: datetime | None, audiences: Sequence[str], customer_addresses: Sequence[str],
-              now: datetime) -> list[str]:
+              now: datetime, final: bool = False) -> list[str]:
     problems = []
     for label, text in (("what happened", what_happened), ("what is being done to contain it", containment),
                         ("how bad it looks", impact), ("what is not known yet (say so if nothing)", unknowns)):
@@ -61,8 +63,12 @@ def _problems(*, what_happened: str, containment: str, impact: str, confidence: 
             problems.append(f"The text of {label!r} is longer than {MAX_TEXT:,} characters.")
     if confidence not in Confidence.values:
         problems.append(f"Say how confident we are: one of {', '.join(Confidence.values)}.")
-    if not isinstance(next_update_at, datetime) or next_update_at.utcoffset() is None:
-        problems.append("Say when the next update comes (a date and time with its time zone).")
+    if final:
+        if next_update_at is not None:
+            problems.append("A final update has no next update: leave the next update time empty.")
+    elif not isinstance(next_update_at, datetime) or next_update_at.utcoffset() is None:
+        problems.append("Say when the next update comes (a date and time with its time zone), or mark the update "
+                        "final.")
     elif next_update_at <= now:
         problems.append("The next update must be due in the future.")
     unknown = [a for a in audiences if a not in Audience.values]
@@ -110,19 +116,21 @@ def recipients(incident: Incident, audiences: Sequence[str], customer_addresses:
 
 @transaction.atomic
 def do_send_update(*, acting_user, incident: Incident, what_happened: str, containment: str, impact: str,
-                   confidence: str, unknowns: str, next_update_at: datetime | None, audiences: Sequence[str],
+                   confidence: str, unknowns: str, audiences: Sequence[str], next_update_at: datetime | None = None,
                    customer_addresses: Sequence[str] = (), corrects: StatusUpdate | None = None,
-                   beyond_members: bool = False, request=None, now: datetime | None = None) -> StatusUpdate:
+                   beyond_members: bool = False, final: bool = False, request=None,
+                   now: datetime | None = None) -> StatusUpdate:
     """Send a status update to the chosen audiences (emails queued in this transaction), with
     its timeline and audit entries. ``corrects``: the earlier update of the same incident this
-    one corrects. For a restricted incident, all staff or customers need ``beyond_members``."""
+    one corrects. For a restricted incident, all staff or customers need ``beyond_members``.
+    ``final``: the last update (no next update time, so no reminder)."""
     now = now or timezone.now()
     incident = timeline.lock_incident(incident.pk)
     audiences = list(dict.fromkeys(audiences))
     addresses = list(dict.fromkeys(a.strip() for a in customer_addresses if a.strip()))
     problems = _problems(what_happened=what_happened, containment=containment, impact=impact, confidence=confidence,
                          unknowns=unknowns, next_update_at=next_update_at, audiences=audiences,
-                         customer_addresses=addresses, now=now)
+                         customer_addresses=addresses, now=now, final=final)
     if corrects is not None and corrects.incident_id != incident.pk:
         problems.append("A correction must correct an update of the same incident.")
     wide = [Audience(a).label.lower() for a in audiences if a in (Audience.ALL_STAFF, Audience.CUSTOMERS)]
@@ -132,21 +140,20 @@ def do_send_update(*, acting_user, incident: Incident, what_happened: str, conta
     if problems:
         raise ValidationError(problems)
     to = recipients(incident, audiences, addresses)
-    assert next_update_at is not None  # checked by _problems
     if not to:
         raise ValidationError(["Nobody is in the chosen audiences; there is no one to send the update to."])
     last = incident.updates.order_by("-number").values_list("number", flat=True).first()
     update = StatusUpdate.objects.create(
         incident=incident, number=(last or 0) + 1, what_happened=what_happened.strip(),
         containment=containment.strip(), impact=impact.strip(), confidence=confidence, unknowns=unknowns.strip(),
-        next_update_at=next_update_at, audiences=audiences, customer_addresses=addresses, recipient_count=len(to),
+        next_update_at=None if final else next_update_at, final=final, audiences=audiences, customer_addresses=addresses, recipient_count=len(to),
         corrects=corrects, sent_at=now, sent_by=acting_user if getattr(acting_user, "is_authenticated", False) else None)
     # Plain strings only: the message is the same for everyone, rendered once (lib/emails.py).
     context = {
         "reference": incident.reference, "title": incident.title, "number": str(update.number),
         "sent_at": time_text(now), "what_happened": update.what_happened, "containment": update.containment,
         "impact": update.impact, "confidence": update.get_confidence_display(), "unknowns": update.unknowns,
-        "next_update_at": time_text(update.next_update_at),
+        "next_update_at": time_text(update.next_update_at) if update.next_update_at else "", "final": "yes" if final else "",
         "corrects": str(corrects.number) if corrects else "", "corrects_sent_at": time_text(corrects.sent_at) if corrects else "",
     }
     queue_emails([(address, "incident_status_update", context) for address in to])
@@ -155,15 +162,17 @@ def do_send_update(*, acting_user, incident: Incident, what_happened: str, conta
         f"Status update {update.number}" + (f" (correcting update {corrects.number})" if corrects else "")
         + f" sent to {audience_words}: {len(to)} recipients"
         + (", beyond the members as confirmed" if incident.restricted and wide else "")
-        + f". Confidence {update.get_confidence_display().lower()}; next update due {time_text(update.next_update_at)}. "
-        f"What happened: {update.what_happened} Containment: {update.containment} How bad: {update.impact} "
+        + f". Confidence {update.get_confidence_display().lower()}; "
+        + (f"next update due {time_text(update.next_update_at)}. " if update.next_update_at
+           else "final update: no further update follows. ")
+        + f"What happened: {update.what_happened} Containment: {update.containment} How bad: {update.impact} "
         f"Not known yet: {update.unknowns}"))
     incident.updated_at = now
     incident.save(update_fields=["updated_at"])
     record("incident.update_sent", actor=acting_user, obj=incident, request=request, after={
         "update": update.pk, "number": update.number, "audiences": audiences, "recipients": len(to),
         "customer_addresses": len(addresses), "corrects": corrects.pk if corrects else None,
-        "beyond_members": bool(incident.restricted and wide)})
+        "beyond_members": bool(incident.restricted and wide), "final": final})
     return update
 
 

@@ -20,10 +20,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bastion.accounts.models import Role
-from bastion.lib.http import AuthedRequest, render_region
+from bastion.lib.http import AuthedRequest, is_htmx, parse_id, render_region
 from bastion.response.models import Plan
+from bastion.systems.models import BusinessSystem
 
-from . import access, actions, dossier, review, timeline, updates
+from . import access, actions, dossier, notices, review, team, timeline, updates
 from .actions import DeviationReason
 from .forms import (
     ActionItemFormSet,
@@ -34,8 +35,10 @@ from .forms import (
     NotificationDoneForm,
     NotRequiredForm,
     ReviewForm,
+    SendNotificationForm,
     StatusForm,
     StatusUpdateForm,
+    TeamForm,
     TimelineEntryForm,
     WaiverForm,
     local_now,
@@ -101,10 +104,19 @@ def declare(request: AuthedRequest) -> HttpResponse:
     if version is None:
         return render(request, "incidents/declare.html", {"no_plan": True})
     user_person = request.user.person
-    form = DeclareForm(request.POST if request.method == "POST" else None, types=version.content.get("incident_types", []), initial={
-        "detected_at": local_now(), "reporter": user_person.email if user_person else ""})
+    types = version.content.get("incident_types", [])
+    finding = request.method == "POST" and "find_systems" in request.POST
+    if finding:
+        # "Find" without JavaScript: the form comes back as typed, with the systems found.
+        form = DeclareForm(types=types, initial={
+            name: request.POST.getlist(name) if name in ("data_involved", "affected_systems") else request.POST.get(name)
+            for name in DeclareForm.base_fields})
+    else:
+        form = DeclareForm(request.POST if request.method == "POST" else None, types=types, initial={
+            "detected_at": local_now(), "reporter": user_person.email if user_person else ""})
     problems: list[str] = []
-    if request.method == "POST" and form.is_valid():
+    systems = _system_choices(request.POST if request.method == "POST" else request.GET)
+    if request.method == "POST" and not finding and form.is_valid():
         data = form.cleaned_data
         reporter = data["reporter"]
         try:
@@ -120,8 +132,36 @@ def declare(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, f"{incident.reference} is declared under plan version {version.number}.")
             return redirect("incident", pk=incident.pk)
-    return render(request, "incidents/declare.html", {"form": form, "problems": problems, "version": version},
-                  status=400 if form.errors or problems else 200)
+    return render(request, "incidents/declare.html", {"form": form, "problems": problems, "version": version,
+                                                      **systems}, status=400 if form.errors or problems else 200)
+
+
+SYSTEM_RESULTS = 20
+
+
+def _system_choices(data) -> dict:
+    """The systems chosen so far (ticked ``affected_systems``) and those whose name contains
+    ``system_q``, the first SYSTEM_RESULTS by name: the declare form's search scales to a
+    register of thousands (one page of names, never the whole list)."""
+    ids = [i for i in (parse_id(v) for v in data.getlist("affected_systems")[:500]) if i is not None]
+    query = str(data.get("system_q", "")).strip()[:100]
+    chosen = list(BusinessSystem.objects.filter(pk__in=ids).order_by("name").only("pk", "name")) if ids else []
+    found: list[BusinessSystem] = []
+    if query:
+        found = list(BusinessSystem.objects.filter(name__icontains=query).exclude(pk__in=ids)
+                     .order_by("name", "pk").only("pk", "name")[:SYSTEM_RESULTS + 1])
+    return {"chosen_systems": chosen, "found_systems": found[:SYSTEM_RESULTS], "system_q": query,
+            "more_systems": len(found) > SYSTEM_RESULTS}
+
+
+@login_required
+def system_choices(request: AuthedRequest) -> HttpResponse:
+    """htmx: the systems of the declare and facts forms, chosen and found (without htmx, the
+    form's Find button posts the whole form instead)."""
+    access.require_declarer(request.user)
+    if not is_htmx(request):
+        return redirect("incident-declare")
+    return render(request, "incidents/_system_picker.html#system_choices", _system_choices(request.GET))
 
 
 @login_required
@@ -152,7 +192,7 @@ def _notifications(incident: Incident) -> list[NotificationDue]:
     return rows
 
 
-def _detail_context(request: AuthedRequest, incident: Incident, **forms) -> dict:
+def _detail_context(request: AuthedRequest, incident: Incident, *, verify: bool = False, **forms) -> dict:
     can_run = access.can_run_incidents(request.user) and incident.status != Status.CLOSED
     oldest_first = request.GET.get("order") == "oldest"
     entries = incident.timeline.defer("evidence").order_by("seq" if oldest_first else "-seq")
@@ -168,7 +208,9 @@ def _detail_context(request: AuthedRequest, incident: Incident, **forms) -> dict
         "notifications": _notifications(incident), "open_statuses": OPEN_NOTIFICATION_STATUSES,
         "next_statuses": [s for s in Status if incident.can_move_to(s)],
         "timeline_page": Paginator(entries, TIMELINE_PER_PAGE).get_page(request.GET.get("page")),
-        "oldest_first": oldest_first, "verification": timeline.verify(incident),
+        "oldest_first": oldest_first,
+        # Recomputing the chain reads every entry: the page loads it after itself (timeline_verification).
+        "verification": timeline.verify(incident) if verify else None,
         "law_enforcement_required": incident.law_enforcement_required(),
         "updates": incident.updates.select_related("sent_by", "corrects").order_by("-number"),
         "review": PostIncidentReview.objects.filter(incident=incident).select_related(
@@ -178,7 +220,19 @@ def _detail_context(request: AuthedRequest, incident: Incident, **forms) -> dict
         "le_form": forms.get("le_form") or LawEnforcementForm(initial={
             "decided_at": local_now(), "decided_by": request.user.person.email if request.user.person else ""}),
         "problems": forms.get("problems", []), "problems_for": forms.get("problems_for", ""),
+        **_team_context(request, incident, forms.get("team_form"), forms.get("team_saved", "")),
+        **(forms.get("systems") or ({"chosen_systems": list(incident.affected_systems.order_by("name").only("name"))}
+                                    if can_run else {})),
     }
+
+
+def _team_context(request: AuthedRequest, incident: Incident, form: TeamForm | None, saved: str) -> dict:
+    may_change = incident.status != Status.CLOSED and (
+        access.can_run_incidents(request.user)
+        or (request.user.person_id is not None and request.user.person_id == incident.incident_commander_id))
+    return {"members": incident.members.order_by("email").only("email") if incident.restricted else [],
+            "team_form": form or (TeamForm(incident=incident, members_rule=team.MEMBERS_RULE) if may_change else None),
+            "members_rule": team.MEMBERS_RULE, "team_saved": saved}
 
 
 def _load(pk: int) -> Incident:
@@ -207,19 +261,62 @@ def notifications_region(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def timeline_verification(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The timeline's hash chain recomputed, for htmx to load into the incident's page once it is
+    shown (the whole page with it without JavaScript), so the page itself costs the same however
+    long the timeline."""
+    incident = _load(_incident(request, pk).pk)
+    context = ({"incident": incident, "verification": timeline.verify(incident)} if is_htmx(request)
+               else _detail_context(request, incident, verify=True))
+    return render_region(request, "incidents/incident_detail.html", "verification", context)
+
+
+@login_required
 @require_POST
 def update_facts(request: AuthedRequest, pk: int) -> HttpResponse:
     incident = _incident(request, pk, edit=True)
     form = FactsForm(request.POST, incident=incident)
+    systems = _system_choices(request.POST)
+    if "find_systems" in request.POST:  # "Find" without JavaScript: nothing saved, the systems found
+        return _render_detail(request, incident, facts_form=form, systems=systems)
     if form.is_valid():
         try:
             actions.do_update_facts(acting_user=request.user, incident=incident, request=request, **form.changes())
         except ValidationError as error:
             return _render_detail(request, incident, 400, facts_form=form, problems=_problems(error),
-                                  problems_for="facts")
+                                  problems_for="facts", systems=systems)
         messages.success(request, "Facts saved; the notifications due are brought up to date.")
         return redirect("incident", pk=pk)
-    return _render_detail(request, incident, 400, facts_form=form)
+    return _render_detail(request, incident, 400, facts_form=form, systems=systems)
+
+
+@login_required
+@require_POST
+def change_team(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The team's form: with htmx only the team's region comes back (its errors answered 200 so
+    htmx shows them); without, the page (400 on errors) or a redirect."""
+    incident = access.get_incident_for_team_change(request.user, pk)
+    form: TeamForm | None = TeamForm(request.POST, incident=incident, members_rule=team.MEMBERS_RULE)
+    problems: list[str] = []
+    saved = ""
+    if form is not None and form.is_valid():
+        try:
+            change = team.do_change_team(acting_user=request.user, incident=incident, people=form.people(),
+                                         add_members=form.cleaned_data.get("add_members", []),
+                                         remove_members=form.cleaned_data.get("remove_members", []), request=request)
+        except ValidationError as error:
+            problems = _problems(error)
+        else:
+            saved = ("Team changed: " + "; ".join(change.lines) + ".") if change.lines else "The team is unchanged."
+            if not is_htmx(request):
+                messages.success(request, saved)
+                return redirect("incident", pk=pk)
+            form = None
+    if is_htmx(request):
+        context = _detail_context(request, _load(pk), team_form=form, team_saved=saved, problems=problems,
+                                  problems_for="team" if problems else "")
+        return render_region(request, "incidents/incident_detail.html", "team", context)
+    return _render_detail(request, incident, 400, team_form=form, problems=problems, problems_for="team")
 
 
 @login_required
@@ -327,38 +424,35 @@ def step_outcome(request: AuthedRequest, pk: int, key: str, outcome: str) -> Htt
 
 # --- a notification ------------------------------------------------------------------------
 
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def suggested_message(row: NotificationDue, incident: Incident) -> str:
-    """The rule's message with what the incident knows filled in ({organisation} and {contact}
-    are left for the writer)."""
-    deadline = timezone.localtime(row.deadline).strftime("%d %b %Y %H:%M") if row.deadline else ""
-    values = _Keep(incident=incident.reference, severity=incident.severity, summary=incident.summary,
-                   incident_type=incident.incident_type().get("name", incident.type_key), deadline=deadline)
-    try:
-        return row.message.format_map(values)
-    except (ValueError, IndexError, AttributeError, KeyError):  # braces the plan's author did not mean as placeholders
-        return row.message
-
-
 @login_required
 def notification_outcome(request: AuthedRequest, pk: int, nid: int) -> HttpResponse:
+    """Send an internal notification by email from Bastion (a plan role or a named person), record
+    one done some other way, or record it as not required."""
     incident = _incident(request, pk, edit=True)
     row = incident.notifications.filter(pk=nid).first()
     if row is None:
         raise Http404
+    message = notices.fill_message(row, incident)
     done_form = NotificationDoneForm(initial={"notified_at": local_now(), "notified_whom": row.recipient_label,
-                                              "channel": row.channel or "email", "what_was_said": suggested_message(row, incident),
+                                              "channel": row.channel or "email", "what_was_said": message,
                                               "notified_by": request.user.person.email if request.user.person else ""})
     not_required_form = NotRequiredForm()
+    send_form = SendNotificationForm(initial={"text": message}) if notices.is_internal(row) else None
     problems: list[str] = []
+    problems_for = ""
     if request.method == "POST":
         outcome = request.POST.get("outcome")
+        problems_for = outcome or ""
         try:
-            if outcome == "done":
+            if outcome == "send" and send_form is not None:
+                send_form = SendNotificationForm(request.POST)
+                if send_form.is_valid():
+                    sent = notices.do_send_notification(acting_user=request.user, notification=row, request=request,
+                                                        text=send_form.cleaned_data["text"])
+                    messages.success(request, f"{row.rule_name} → {row.recipient_label}: emailed to "
+                                     f"{', '.join(sent.emailed_to)} and recorded as done.")
+                    return redirect("incident", pk=pk)
+            elif outcome == "done":
                 done_form = NotificationDoneForm(request.POST)
                 if done_form.is_valid():
                     data = done_form.cleaned_data
@@ -379,11 +473,13 @@ def notification_outcome(request: AuthedRequest, pk: int, nid: int) -> HttpRespo
                 problems = ["Choose whether it was done or is not required."]
         except ValidationError as error:
             problems = _problems(error)
-    status = 400 if problems or done_form.errors or not_required_form.errors else 200
+    status = 400 if problems or done_form.errors or not_required_form.errors or (
+        send_form is not None and send_form.errors) else 200
     row.countdown = countdown(row.deadline, timezone.now()) if row.is_open else ""  # type: ignore[attr-defined]
     return render(request, "incidents/notification_outcome.html", {
         "incident": incident, "row": row, "done_form": done_form, "not_required_form": not_required_form,
-        "problems": problems}, status=status)
+        "send_form": send_form, "recipients": notices.recipients(row, incident) if send_form is not None else None,
+        "problems": problems, "problems_for": problems_for}, status=status)
 
 
 
@@ -419,7 +515,9 @@ def send_update(request: AuthedRequest, pk: int) -> HttpResponse:
                 update = updates.do_send_update(
                     acting_user=request.user, incident=incident, what_happened=data["what_happened"],
                     containment=data["containment"], impact=data["impact"], confidence=data["confidence"],
-                    unknowns=data["unknowns"], next_update_at=data["next_update_at"], audiences=data["audiences"],
+                    unknowns=data["unknowns"], audiences=data["audiences"],
+                    # A final update has no next one: a time left in the field is not sent.
+                    next_update_at=None if data["final"] else data["next_update_at"], final=data["final"],
                     customer_addresses=data["customer_addresses"], corrects=corrected,
                     beyond_members=data["beyond_members"], request=request)
             except ValidationError as error:

@@ -7,12 +7,17 @@
   them, directly or not (``get_person_for_history``), as they follow their training; nothing else.
 - Business leaders and employees see nothing; an employee reports their own simulation through
   its link or the mail add-in (``get_recipient_for_report``).
+- Reported emails (what employees forwarded to the reporting mailbox: real mail, possibly
+  personal) are for the security lead and team alone, who triage them; every other role is
+  refused (403), the auditor included. The reporting mailboxes follow the sending profiles:
+  the lead and team edit, the auditor reads, nobody sees the password.
 """
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from bastion.accounts.models import Role
+from bastion.lib.http import MAX_ID
 from bastion.people.models import Person
 
 from .models import Campaign, PhishingTemplate, Recipient
@@ -100,3 +105,47 @@ def get_person_for_history(user, person_id: int) -> Person:
     if found is None:
         raise Http404
     return found
+
+
+# --- reporting mailbox and reported emails ---------------------------------------------------
+
+
+def can_triage_reports(user) -> bool:
+    return user.is_authenticated and user.has_role(*_MANAGERS)
+
+
+def reports_visible_to(user):
+    if not can_triage_reports(user):
+        raise PermissionDenied
+    from .models import ReportedEmail
+
+    return ReportedEmail.objects.all()
+
+
+def get_report_for_triage(user, pk: int, *, message: bool = True):
+    """The reported email, for the security team; `message=False` leaves its stored bytes unread."""
+    found = reports_visible_to(user) if message else reports_visible_to(user).without_message()
+    found = found.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if found is None:
+        raise Http404
+    return found
+
+
+def mailboxes_visible_to(user):
+    require_setup_reader(user)
+    from .models import ReportingMailbox
+
+    return ReportingMailbox.objects.all()
+
+
+def get_mailbox_for_view(user, pk: int):
+    found = mailboxes_visible_to(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if found is None:
+        raise Http404
+    return found
+
+
+def get_mailbox_for_manage(user, pk: int):
+    mailbox = get_mailbox_for_view(user, pk)
+    require_manager(user)
+    return mailbox

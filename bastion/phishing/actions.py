@@ -90,6 +90,8 @@ def do_create_campaign(*, name: str, templates: list[PhishingTemplate], landing_
             raise ValueError(f"Template “{template.name}” cannot be sent: " + " ".join(exc.messages)) from None
     if window_minutes < 0:
         raise ValueError("The send window cannot end before it starts.")
+    if window_minutes > 60 * 24 * 30:
+        raise ValueError("The send window is at most 30 days long.")
     if remedial_programme is not None and not remedial_programme.remedial:
         raise ValueError(f"“{remedial_programme.name}” is not a remedial programme.")
     people = audience.people() if audience is not None else Person.objects.all()
@@ -166,13 +168,18 @@ def apply_remedial(recipient: Recipient, kind: str) -> bool:
 
 
 def do_update_tracking_rules(*, too_soon_seconds: int, scanner_agents: list[str], scanner_networks: list[str],
-                             acting_user) -> TrackingRules:
+                             acting_user, no_human_signal: bool | None = None,
+                             no_human_signal_seconds: int | None = None) -> TrackingRules:
     """Change the automated-hit rules (validated: seconds 0–3600, agents non-empty fragments,
-    networks in CIDR form); ValueError with a message fit to show."""
+    networks in CIDR form, the no-human-signal wait 10–86400 seconds); ValueError with a message
+    fit to show. The no-human-signal settings left as None stay as they are; switching that rule
+    on makes it judge clicks from now on, never earlier ones."""
     from . import tracking
 
     if not 0 <= too_soon_seconds <= 3600:
         raise ValueError("The too-soon window is 0 to 3600 seconds.")
+    if no_human_signal_seconds is not None and not 10 <= no_human_signal_seconds <= 86400:
+        raise ValueError("The wait for a human signal is 10 to 86400 seconds.")
     agents = sorted({a.strip().lower() for a in scanner_agents if a.strip()})
     if any(len(a) > 200 for a in agents) or len(agents) > 500:
         raise ValueError("Up to 500 user-agent fragments of at most 200 characters each.")
@@ -182,11 +189,19 @@ def do_update_tracking_rules(*, too_soon_seconds: int, scanner_agents: list[str]
     with transaction.atomic():
         rules = TrackingRules.current()
         before = {"too_soon_seconds": rules.too_soon_seconds, "scanner_agents": rules.scanner_agents,
-                  "scanner_networks": rules.scanner_networks}
+                  "scanner_networks": rules.scanner_networks, "no_human_signal": rules.no_human_signal,
+                  "no_human_signal_seconds": rules.no_human_signal_seconds}
         rules.too_soon_seconds, rules.scanner_agents, rules.scanner_networks = too_soon_seconds, agents, networks
+        if no_human_signal is not None and no_human_signal != rules.no_human_signal:
+            rules.no_human_signal = no_human_signal
+            rules.no_human_signal_since = timezone.now() if no_human_signal else None
+        if no_human_signal_seconds is not None:
+            rules.no_human_signal_seconds = no_human_signal_seconds
         rules.save()
         record("phishing.tracking_rules_changed", actor=acting_user, obj=rules, before=before,
-               after={"too_soon_seconds": too_soon_seconds, "scanner_agents": agents, "scanner_networks": networks})
+               after={"too_soon_seconds": too_soon_seconds, "scanner_agents": agents, "scanner_networks": networks,
+                      "no_human_signal": rules.no_human_signal,
+                      "no_human_signal_seconds": rules.no_human_signal_seconds})
         transaction.on_commit(tracking.forget_rules)
     return rules
 
@@ -272,3 +287,103 @@ def do_test_send(campaign: Campaign, to: str, acting_user) -> list[str]:
         raise ValueError("The test message was not sent: " + sending.describe(exc, campaign.sending_profile)) from None
     record("phishing.test_sent", actor=acting_user, obj=campaign, after={"to": to, "templates": names})
     return names
+
+
+# --- edits from the management pages -------------------------------------------------------
+
+TEMPLATE_FIELDS = ("name", "from_name", "subject", "body_html", "body_text", "difficulty", "cues", "red_flags")
+
+
+def do_update_template(template: PhishingTemplate, *, acting_user, **fields) -> PhishingTemplate:
+    """Validate (placeholders, difficulty, cues, red flags) and save changes to a template.
+    ValidationError per field, nothing saved, if any is wrong. Messages already sent keep
+    the text they were sent with."""
+    before = {f: getattr(template, f) for f in TEMPLATE_FIELDS}
+    for name, value in fields.items():
+        if name not in TEMPLATE_FIELDS:
+            raise TypeError(f"Unknown template field {name}")
+        setattr(template, name, value)
+    template.full_clean()
+    with transaction.atomic():
+        template.save()
+        changed = [f for f in TEMPLATE_FIELDS if before[f] != getattr(template, f)]
+        record("phishing.template_changed", actor=acting_user, obj=template,
+               before={"name": before["name"], "subject": before["subject"], "difficulty": before["difficulty"]},
+               after={"name": template.name, "subject": template.subject, "difficulty": template.difficulty,
+                      "changed": changed})
+    return template
+
+
+def do_update_landing_page(page: LandingPage, *, title: str, body_markdown: str, shows_form: bool,
+                           acting_user) -> LandingPage:
+    """Validate and save changes to a landing page (ValidationError per field)."""
+    before = {"title": page.title, "shows_form": page.shows_form}
+    page.title, page.body_markdown, page.shows_form = title.strip(), body_markdown, shows_form
+    page.full_clean()
+    with transaction.atomic():
+        page.save()
+        record("phishing.landing_page_changed", actor=acting_user, obj=page, before=before,
+               after={"title": page.title, "shows_form": shows_form})
+    return page
+
+
+def do_update_sending_profile(profile: SendingProfile, *, name: str, smtp_url: str, from_address: str,
+                              rate_per_second: int, acting_user) -> SendingProfile:
+    """Validate and save changes to a sending profile. A `smtp_url` without a password keeps
+    the stored one when the user name and host are unchanged, so a form never needs to show it.
+    The audit entry holds the URL without its password."""
+    from urllib.parse import quote, urlparse
+
+    smtp_url = smtp_url.strip()
+    before = {"name": profile.name, "smtp_url": profile.masked_url, "from_address": profile.from_address,
+              "rate_per_second": profile.rate_per_second}
+    try:
+        new, old = urlparse(smtp_url), urlparse(profile.smtp_url)
+        keep = (not new.password and old.password and new.username and new.username == old.username
+                and new.hostname == old.hostname)
+    except ValueError:
+        keep = False
+    if keep:
+        netloc = new.netloc.replace(f"{new.username}@", f"{new.username}:{quote(profile.password, safe='')}@", 1)
+        smtp_url = new._replace(netloc=netloc).geturl()
+    profile.name, profile.smtp_url = name.strip(), smtp_url
+    profile.from_address, profile.rate_per_second = from_address.strip(), rate_per_second
+    profile.full_clean()
+    with transaction.atomic():
+        profile.save()
+        record("phishing.profile_changed", actor=acting_user, obj=profile, before=before,
+               after={"name": profile.name, "smtp_url": profile.masked_url, "from_address": profile.from_address,
+                      "rate_per_second": rate_per_second})
+    return profile
+
+
+def do_remove_domain(domain: VerifiedDomain, acting_user) -> None:
+    """Stop sending to a domain: campaigns created later refuse its addresses, and sending
+    refuses any not yet sent."""
+    with transaction.atomic():
+        record("phishing.domain_removed", actor=acting_user, obj=domain, before={"domain": domain.domain})
+        domain.delete()
+
+
+def do_test_profile(profile: SendingProfile, to: str, acting_user) -> None:
+    """Send one plain message through the profile to `to` (in a verified domain), to check the
+    server and credentials. ValueError, fit to show, for an address outside the domains or a
+    mail server that refused; the audit entry is written only for a send that went out."""
+    from django.core.mail import EmailMessage
+
+    from . import sending
+
+    to = to.strip()
+    problem = refusal([to], verified_domains())
+    if problem:
+        raise ValueError(problem)
+    connection = sending.smtp_connection(profile)
+    message = EmailMessage(subject=f"Bastion test of the sending profile “{profile.name}”",
+                           body="This message checks that Bastion can send phishing simulations through this "
+                                "mail server. Nothing else to do.",
+                           from_email=profile.from_address, to=[to])
+    try:
+        connection.send_messages([message])
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ValueError("The test message was not sent: " + sending.describe(exc, profile)) from None
+    record("phishing.profile_tested", actor=acting_user, obj=profile, after={"to": to})

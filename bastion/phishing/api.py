@@ -99,12 +99,19 @@ class RulesIn(Schema):
     too_soon_seconds: int = Field(ge=0, le=3600, description="A hit this soon after delivery is automated")
     scanner_agents: list[str] = Field(max_length=500, description="Case-insensitive user-agent fragments")
     scanner_networks: list[str] = Field(max_length=500, description="CIDR blocks, e.g. 192.0.2.0/24")
+    no_human_signal: bool | None = Field(None, description="Flag clicks no person followed up on the landing "
+                                                           "page (omitted: unchanged)")
+    no_human_signal_seconds: int | None = Field(None, ge=10, le=86400,
+                                                description="How long a click waits for its human signal")
 
 
 class RulesOut(Schema):
     too_soon_seconds: int
     scanner_agents: list[str]
     scanner_networks: list[str]
+    no_human_signal: bool
+    no_human_signal_seconds: int
+    no_human_signal_since: datetime | None
 
 
 class Report(Schema):

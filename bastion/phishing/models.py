@@ -136,6 +136,52 @@ def fill(text: str, values: dict[str, str], *, escape: bool) -> str:
     return _PLACEHOLDER.sub(sub, text or "")
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# Elements whose end tag HTML lets one leave out (a closing parent or sibling ends them).
+_OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "colgroup",
+                 "html", "head", "body"}
+
+
+def html_problem(markup: str) -> str | None:
+    """Why `markup` is broken HTML (an unterminated tag, an end tag that closes nothing, an
+    element left open), or None. Email HTML is forgiving; this catches the slips that make a
+    mail client show a different message than the preview."""
+    from html.parser import HTMLParser
+
+    open_tags: list[tuple[str, int]] = []
+    problems: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag not in _VOID:
+                open_tags.append((tag, self.getpos()[0]))
+
+        def handle_endtag(self, tag):
+            if tag in _VOID:
+                return
+            names = [t for t, _ in open_tags]
+            if tag not in names:
+                problems.append(f"the end tag </{tag}> on line {self.getpos()[0]} closes nothing")
+                return
+            while open_tags:
+                name, line = open_tags.pop()
+                if name == tag:
+                    break
+                if name not in _OPTIONAL_END:
+                    problems.append(f"<{name}> opened on line {line} is never closed")
+
+    checker = Checker(convert_charrefs=True)
+    checker.feed(markup)
+    if re.match(r"</?[A-Za-z]", checker.rawdata):  # what is left unparsed: a tag with no ">"
+        problems.append("it ends inside a tag (a “<” without its “>”)")
+    checker.close()
+    problems += [f"<{name}> opened on line {line} is never closed" for name, line in open_tags
+                 if name not in _OPTIONAL_END]
+    if not problems:
+        return None
+    return "The HTML body is broken: " + "; ".join(problems[:3]) + "."
+
+
 class PhishingTemplate(models.Model):
     name = models.CharField(max_length=200, unique=True)
     from_name = models.CharField(max_length=200)
@@ -162,6 +208,9 @@ class PhishingTemplate(models.Model):
                 errors.setdefault(field, []).append(
                     "Unknown placeholder(s): " + ", ".join("{{" + n + "}}" for n in sorted(unknown))
                     + ". Use " + ", ".join("{{" + n + "}}" for n in PLACEHOLDERS) + ".")
+        broken = html_problem(self.body_html) if self.body_html else None
+        if broken:
+            errors.setdefault("body_html", []).append(broken)
         if "link" not in placeholders_in(self.body_text) | placeholders_in(self.body_html):
             errors.setdefault("body_text", []).append("The message needs a {{link}} to the landing page.")
         if not isinstance(self.cues, list) or any(c not in Cue.values for c in self.cues):
@@ -244,6 +293,8 @@ class Campaign(models.Model):
                                            related_name="+")
     remedial_rule = models.CharField(max_length=16, choices=RemedialRule.choices, default=RemedialRule.CLICK)
     last_error = models.TextField(blank=True, help_text="Why sending paused, if it did")
+    results_changed_at = models.DateTimeField(null=True, blank=True, help_text="When hits already recorded were "
+                                                                               "flagged later (results' cache key)")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -296,6 +347,7 @@ class Recipient(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    deferrals = models.PositiveSmallIntegerField(default=0, help_text="Times the mail server said “try later”")
     remedial_at = models.DateTimeField(null=True, blank=True)
     remedial_problem = models.TextField(blank=True)
 
@@ -326,6 +378,7 @@ class AutomatedRule(models.TextChoices):
     TOO_SOON = "too-soon", "Within seconds of delivery"
     SCANNER_AGENT = "scanner-agent", "A known scanner's user agent"
     SCANNER_NETWORK = "scanner-network", "From a network the admin listed as scanners"
+    NO_HUMAN_SIGNAL = "no-human-signal", "A click no person followed up on the landing page"
 
 
 class TrackingEvent(models.Model):
@@ -341,10 +394,17 @@ class TrackingEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     network = models.CharField(max_length=64, blank=True)
     via = models.CharField(max_length=16, blank=True, help_text="link, add-in, …")
+    human_at = models.DateTimeField(null=True, blank=True, help_text="A click: when a person interacted with "
+                                                                     "the landing page after it")
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["recipient", "kind"])]
+        indexes = [
+            models.Index(fields=["recipient", "kind"]),
+            # The clicks the "no human signal" rule has still to decide on.
+            models.Index(fields=["at"], name="phishing_click_unconfirmed",
+                         condition=models.Q(kind="clicked", automated=False, human_at__isnull=True)),
+        ]
 
 
 DEFAULT_SCANNER_AGENTS = [
@@ -364,6 +424,12 @@ class TrackingRules(models.Model):
     scanner_agents = models.JSONField(default=default_scanner_agents,
                                       help_text="Case-insensitive fragments of scanners' user agents")
     scanner_networks = models.JSONField(default=list, blank=True, help_text="CIDR blocks, e.g. 192.0.2.0/24")
+    no_human_signal = models.BooleanField(default=False, help_text="Flag clicks no person followed up on the "
+                                                                    "landing page")
+    no_human_signal_seconds = models.PositiveIntegerField(default=120, validators=[MinValueValidator(10),
+                                                                                   MaxValueValidator(86400)])
+    no_human_signal_since = models.DateTimeField(null=True, blank=True, help_text="When the rule was switched "
+                                                                                  "on: it judges clicks from then")
 
     def __str__(self) -> str:
         return "Automated-hit rules"
@@ -445,3 +511,202 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+
+# --- reporting mailbox and reported email ---------------------------------------------------
+
+
+class MailboxSecurity(models.TextChoices):
+    TLS = "tls", "Implicit TLS (IMAPS, usually port 993)"
+    STARTTLS = "starttls", "STARTTLS (usually port 143)"
+    NONE = "none", "None: plaintext (loopback only, unless explicitly allowed)"
+
+
+_FOLDER = re.compile(r"[A-Za-z0-9 ._/&+\-]{1,200}")
+
+
+def validate_folder(value: str) -> None:
+    if not _FOLDER.fullmatch(value or "") or value.strip() != value:
+        raise ValidationError("A folder name is 1 to 200 letters, digits, spaces and . _ / & + - "
+                              "(for example INBOX or Processed).")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = (host or "").strip().lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ReportingMailbox(models.Model):
+    """The IMAP mailbox employees forward suspicious email to. Its password is stored to log in
+    and never shown back or logged; plaintext IMAP is refused to a host that is not loopback
+    unless explicitly allowed."""
+
+    name = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=993, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    security = models.CharField(max_length=16, choices=MailboxSecurity.choices, default=MailboxSecurity.TLS)
+    allow_plaintext = models.BooleanField(default=False, help_text="Allow plaintext IMAP to a host that is not "
+                                                                   "loopback (the password crosses the network "
+                                                                   "unencrypted)")
+    username = models.CharField(max_length=200)
+    password = models.CharField(max_length=500, blank=True)
+    folder = models.CharField(max_length=200, default="INBOX", validators=[validate_folder])
+    processed_folder = models.CharField(max_length=200, blank=True, validators=[validate_folder],
+                                        help_text="Processed mail is moved here; blank: it stays, flagged "
+                                                  "\\Seen and $BastionProcessed")
+    enabled = models.BooleanField(default=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:  # never the password
+        return f"<ReportingMailbox {self.pk} {self.name}>"
+
+    def clean(self) -> None:
+        if (self.security == MailboxSecurity.NONE and not self.allow_plaintext
+                and self.host and not is_loopback(self.host)):
+            raise ValidationError({"security": "Plaintext IMAP is allowed only to a loopback host (127.0.0.1, "
+                                               "localhost) unless you explicitly allow it: the password would "
+                                               "cross the network unencrypted."})
+        if self.processed_folder and self.processed_folder == self.folder:
+            raise ValidationError({"processed_folder": "Move processed mail to a folder other than the one polled."})
+
+    @property
+    def masked_password(self) -> str:
+        return "********" if self.password else ""
+
+
+class MailboxMessageKind(models.TextChoices):
+    SIMULATION = "simulation", "A forwarded simulation (recorded as reported)"
+    REPORT = "report", "A reported email (to triage)"
+    BOUNCE = "bounce", "A bounce (delivery status notification)"
+    AUTO_REPLY = "auto-reply", "An automatic reply"
+    DUPLICATE = "duplicate", "Already processed (same Message-ID)"
+
+
+class MailboxMessage(models.Model):
+    """One message taken from a reporting mailbox, whatever it turned out to be. Written in the
+    transaction that records what the message means, under a unique (mailbox, UIDVALIDITY, UID):
+    a message read again (a worker killed before it was moved or flagged) is recognised and
+    only moved or flagged."""
+
+    mailbox = models.ForeignKey(ReportingMailbox, on_delete=models.CASCADE, related_name="messages")
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+    message_id = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=16, choices=MailboxMessageKind.choices)
+    sender = models.CharField(max_length=320, blank=True, help_text="The From address of the message")
+    recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  help_text="The simulation recipient it names (simulation or bounce)")
+    note = models.TextField(blank=True, help_text="What was decided and why")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["mailbox", "uidvalidity", "uid"],
+                                               name="phishing_mailbox_message_once")]
+        indexes = [models.Index(fields=["mailbox", "message_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.uidvalidity}/{self.uid}"
+
+
+class ReportStatus(models.TextChoices):
+    NEW = "new", "New"
+    TRIAGING = "triaging", "Triaging"
+    RESOLVED = "resolved", "Resolved"
+
+
+REPORT_TRANSITIONS: dict[str, set[str]] = {
+    ReportStatus.NEW: {ReportStatus.TRIAGING, ReportStatus.RESOLVED},
+    ReportStatus.TRIAGING: {ReportStatus.NEW, ReportStatus.RESOLVED},
+    ReportStatus.RESOLVED: {ReportStatus.TRIAGING},
+}
+
+
+class ReportVerdict(models.TextChoices):
+    NONE = "", "Not decided"
+    PHISHING = "phishing", "Phishing"
+    SPAM = "spam", "Spam"
+    HARMLESS = "harmless", "Harmless"
+    SIMULATION = "simulation", "Our simulation"
+
+
+class ReportedEmailQuerySet(models.QuerySet["ReportedEmail"]):
+    def without_message(self) -> "ReportedEmailQuerySet":
+        """Leave the stored message (up to 10 MB) in the database; `stored_size` says how big it is."""
+        from django.db.models.functions import Length
+
+        return self.defer("raw").annotate(stored_size=Length("raw"))
+
+
+class ReportedEmail(models.Model):
+    """An email someone forwarded to the reporting mailbox that is not one of our simulations:
+    the security team triages it. What was parsed is kept as text (never rendered as markup);
+    the message as received is kept (up to a size cap) with its SHA-256."""
+
+    mailbox = models.ForeignKey(ReportingMailbox, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="reports")
+    reporter_email = models.CharField(max_length=320, blank=True)
+    reporter = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", help_text="Matched by the From address")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    message_id = models.CharField(max_length=500, blank=True)
+    subject = models.CharField(max_length=1000, blank=True, help_text="Of the reported email")
+    original_from = models.CharField(max_length=1000, blank=True)
+    original_to = models.TextField(blank=True)
+    original_date = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(default=list, help_text="[[name, value], …] of the reported email")
+    body_text = models.TextField(blank=True, help_text="Its text, extracted; never rendered as HTML")
+    urls = models.JSONField(default=list)
+    attachments = models.JSONField(default=list, help_text="[{name, content_type, size, sha256}, …]")
+    problems = models.JSONField(default=list, help_text="What could not be parsed")
+    raw = models.BinaryField(help_text="The message as received (cut at the size cap)")
+    raw_size = models.PositiveBigIntegerField(help_text="Its full size in bytes")
+    sha256 = models.CharField(max_length=64, help_text="Of the bytes kept")
+    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.NEW)
+    verdict = models.CharField(max_length=16, choices=ReportVerdict.choices, default="", blank=True)
+    note = models.TextField(blank=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    thanked_at = models.DateTimeField(null=True, blank=True, help_text="When the reporter was thanked by email")
+
+    objects = ReportedEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["status", "received_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"Reported email {self.pk}: {self.subject[:80]}"
+
+    @property
+    def kept_size(self) -> int:
+        stored = getattr(self, "stored_size", None)
+        return stored if stored is not None else len(self.raw or b"")
+
+    @property
+    def truncated(self) -> bool:
+        return self.raw_size > self.kept_size
+
+    def can_move_to(self, status: str) -> bool:
+        return status == self.status or status in REPORT_TRANSITIONS[self.status]

@@ -1,29 +1,45 @@
-"""Sending campaigns: exactly one message per recipient, even across killed workers.
+"""Sending campaigns: each recipient sent at most once, and exactly once unless a worker dies
+in the instant between the server's acceptance and the "sent" being recorded.
 
 Each recipient moves pending → (claimed) → attempted → sent:
 
 1. **Claim.** A batch takes due recipients with one conditional UPDATE (pending, unclaimed,
    due, campaign sending) that writes a fresh claim id; it then reads back the rows holding its
    id. Two workers never hold the same recipient.
-2. **Attempt.** Just before a message is handed to SMTP, its ``attempted_at`` (and Message-ID)
-   is committed.
+2. **Attempt.** Before a message is handed to SMTP, its ``attempted_at`` (and Message-ID) is
+   committed.
 3. **Sent.** When the server has accepted it, status sent and ``sent_at`` (the time of
-   acceptance) are written — in the same transaction as the next message's attempt, so each
-   message costs one commit, not two. Before the pacer sleeps, when the batch ends or stops
-   with an exception, a pending "sent" is written at once; only a worker killed outright in the
-   instant between an acceptance and the next commit leaves that one message ``unknown``.
+   acceptance) are written — by the same single UPDATE statement as the next message's attempt,
+   so each message costs one statement and one commit. Before the pacer sleeps, when the batch
+   ends or stops with an exception, a pending "sent" is written at once.
 
-A batch that stops with an exception releases the claims it had not attempted. A worker killed
-outright leaves its claims behind; a claim older than ``STALE_CLAIM`` is released when it was
-never attempted (provably not sent), so a restarted worker sends the rest. A recipient attempted
-but never marked sent may or may not have been accepted by the server (the worker died between
-the two): it is marked ``unknown`` and **not resent** — at most once for that one message per
-crash, never twice, visible on the campaign for a person to decide.
+The SMTP exchange is done step by step (MAIL, RCPT, DATA, then the message), so a failure is
+known to have happened before the server could accept (released: sent later, safely) or after
+the message's bytes were handed over without an answer (uncertain: marked ``unknown`` at once,
+never resent). A worker killed outright leaves its claims behind; a claim older than
+``STALE_CLAIM`` is released when it was never attempted (provably not sent), and marked
+``unknown`` when it was attempted but never marked sent (the server may or may not have it).
+An unknown recipient is **never resent automatically** — at most one message per SMTP connection
+in flight (``CONNECTIONS``) is uncertain after a crash, none is ever sent twice — and is shown on
+the campaign for the team to decide.
+
+A campaign with enough due uses up to ``CONNECTIONS`` SMTP connections at once, each in its own
+thread with its own database connection, claiming its own batches (as separate workers would)
+and sharing the pacer: the round trips' waits overlap instead of adding up.
+
+The server's answers: a permanent refusal (5xx) of a recipient fails that recipient; a
+temporary one (4xx) defers it with back-off (1, 2, 4, 8 minutes; failed at the fifth); a server
+that cannot be reached, drops the connection, refuses the sender or closes the service (421)
+pauses the campaign with the reason in ``Campaign.last_error`` and the next run resumes. A
+server refusing ``REFUSED_IN_A_ROW`` messages in a row is refusing everything: those messages
+are put back as they were and the campaign pauses.
 """
 
 import binascii
 import logging
+import re
 import smtplib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,11 +48,13 @@ from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid
 from functools import lru_cache
+from typing import NoReturn
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
-from django.db import transaction
+from django.db import connection as db
+from django.db import connections, transaction
 from django.utils import timezone
 
 from bastion.audit.chain import record
@@ -58,8 +76,22 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+CONNECTIONS = 4  # SMTP connections (each in its own thread) per campaign…
+LANE_SIZE = 200  # … one per this many recipients due
 STALE_CLAIM = timedelta(minutes=10)
 UNKNOWN_ERROR = "The worker stopped while handing this message to the mail server; not resent automatically."
+UNCERTAIN_ERROR = ("The connection to the mail server failed after the message was handed over, before its "
+                   "answer: it may have been delivered; not resent automatically. ")
+DEFER_MINUTES = (1, 2, 4, 8)  # after each temporary refusal; the next one fails the recipient
+REFUSED_IN_A_ROW = 3
+
+
+class MessageUncertain(smtplib.SMTPException):
+    """The message's bytes were handed to the server and no answer came: it may have been accepted."""
+
+
+class RefusingEverything(smtplib.SMTPException):
+    """Several messages in a row were refused: the server's problem, not the recipients'."""
 
 
 @dataclass
@@ -69,6 +101,7 @@ class SendResult:
     failed: int = 0
     released: int = 0
     unknown: int = 0
+    deferred: int = 0
     started: list[int] = field(default_factory=list)
     finished: list[int] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
@@ -90,11 +123,15 @@ def smtp_connection(profile: SendingProfile) -> SmtpBackend:
 
 def describe(exc: Exception, profile: SendingProfile) -> str:
     """A readable error with the profile's password never in it."""
-    if isinstance(exc, smtplib.SMTPResponseException):
+    if isinstance(exc, (MessageUncertain, RefusingEverything)):
+        text = str(exc)
+    elif isinstance(exc, smtplib.SMTPResponseException):
         err = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         text = f"The mail server answered {exc.smtp_code} {err}"
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        text = "The mail server refused the recipient"
+        code, answer = next(iter(exc.recipients.values()), (None, b""))
+        said = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
+        text = f"The mail server refused the recipient: {code} {said}" if code else "The mail server refused the recipient"
     elif isinstance(exc, ConnectionRefusedError):
         text = "Could not connect to the mail server (connection refused)"
     elif isinstance(exc, TimeoutError):
@@ -205,10 +242,74 @@ class OutgoingMessage:
     connection: SmtpBackend
 
     def send(self) -> None:
+        """MAIL, RCPT, DATA, then the message. An exception before the message's bytes go out
+        means the server did not take it; MessageUncertain means they went out and no answer
+        came back, so the server may have it."""
         smtp = self.connection.connection
         if smtp is None:  # opened by send_batch; a closed one is a dropped connection
             raise smtplib.SMTPServerDisconnected("The connection to the mail server is closed")
-        smtp.sendmail(self.from_address, [self.to], self.data)
+        smtp.ehlo_or_helo_if_needed()
+        if smtp.has_extn("pipelining"):  # RFC 2920: the three commands in one round trip
+            smtp.send(f"MAIL FROM:{smtplib.quoteaddr(self.from_address)}\r\n"
+                      f"RCPT TO:{smtplib.quoteaddr(self.to)}\r\nDATA\r\n")
+            replies = [smtp.getreply() for _ in range(3)]
+        else:
+            replies = [smtp.mail(self.from_address)]
+            if replies[0][0] == 250:
+                replies.append(smtp.rcpt(self.to))
+                if replies[1][0] in (250, 251):
+                    smtp.putcmd("data")
+                    replies.append(smtp.getreply())
+        (code, answer), *rest = replies
+        if code != 250:
+            _refuse(smtp, replies, smtplib.SMTPSenderRefused(code, answer, self.from_address))
+        (code, answer), *rest = rest
+        if code not in (250, 251):
+            _refuse(smtp, replies, smtplib.SMTPRecipientsRefused({self.to: (code, answer)}))
+        code, answer = rest[0]
+        if code != 354:
+            _refuse(smtp, replies, smtplib.SMTPDataError(code, answer))
+        try:
+            smtp.send(_dot_stuffed(self.data))
+            code, answer = smtp.getreply()
+        except OSError as exc:  # smtplib's disconnects are OSErrors too
+            smtp.close()
+            raise MessageUncertain(UNCERTAIN_ERROR + f"({type(exc).__name__}: {exc})") from exc
+        if code != 250:
+            _reset(smtp, code)
+            raise smtplib.SMTPDataError(code, answer)
+
+
+def _refuse(smtp: smtplib.SMTP, replies: list[tuple[int, bytes]], refusal: smtplib.SMTPException) -> NoReturn:
+    """A command was refused before the message went out: ready the connection for the next
+    message (or close it) and raise the refusal."""
+    if len(replies) == 3 and replies[2][0] == 354:  # a pipelined DATA the server took anyway
+        smtp.close()  # ending it would send an empty message: hang up instead
+    else:
+        _reset(smtp, next(code for code, _ in replies if code not in (250, 251, 354)))
+    raise refusal
+
+
+def _reset(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal: RSET for the next message, or close on 421 (the server is going away)."""
+    if code == 421:
+        smtp.close()
+        return
+    try:
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as sent after DATA (RFC 5321 4.5.2): leading dots doubled, ended by CRLF.CRLF."""
+    data = _LEADING_DOT.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def compose(template: PhishingTemplate, profile: SendingProfile, to_address: str, values: dict[str, str],
@@ -270,49 +371,122 @@ class Pacer:
         self.interval = 1.0 / rate
         self.sleep, self.clock = sleep, clock
         self.next_at: float | None = None
+        self.lock = threading.Lock()  # shared by a campaign's connections
 
     def delay(self) -> float:
         """How long the next wait() will sleep."""
         return max(0.0, self.next_at - self.clock()) if self.next_at is not None else 0.0
 
     def wait(self) -> None:
-        now = self.clock()
-        if self.next_at is not None and self.next_at > now:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        with self.lock:
+            now = self.clock()
+            slot = max(now, self.next_at) if self.next_at is not None else now
+            self.next_at = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
 
 
 def _mark_sent(recipient: Recipient) -> None:
     """Record the server's acceptance, with the "delivered" webhook deliveries if any are subscribed."""
-    subscribed = webhooks.wants(EventKind.DELIVERED)
-    mark = Recipient.objects.filter(pk=recipient.pk)
+    _step(recipient, None, "")
+
+
+def _step(accepted: Recipient | None, attempt: Recipient | None, claim: str) -> bool:
+    """One statement (and so one commit): the last accepted message's "sent" and the next
+    message's attempt, conditional on it being still pending and held by `claim` (a cancel since
+    the claim turned it to cancelled, and then nothing is sent). Whether the attempt was written;
+    with "delivered" webhooks subscribed, their deliveries go in the same transaction."""
+    subscribed = webhooks.wants(EventKind.DELIVERED) if accepted is not None else []
     if not subscribed:
-        mark.update(status=RecipientStatus.SENT, sent_at=recipient.sent_at, error="")
-        return
-    assert recipient.sent_at is not None
+        return _step_statement(accepted, attempt, claim)
+    assert accepted is not None and accepted.sent_at is not None
     with transaction.atomic():
-        mark.update(status=RecipientStatus.SENT, sent_at=recipient.sent_at, error="")
-        webhooks.queue(EventKind.DELIVERED, [(recipient, recipient.sent_at, None)], subscribed)
+        attempted = _step_statement(accepted, attempt, claim)
+        webhooks.queue(EventKind.DELIVERED, [(accepted, accepted.sent_at, None)], subscribed)
+    return attempted
+
+
+def _step_statement(accepted: Recipient | None, attempt: Recipient | None, claim: str) -> bool:
+    table = db.ops.quote_name(Recipient._meta.db_table)
+    sent_id = accepted.pk if accepted is not None else 0  # 0: no row has it
+    attempt_id = attempt.pk if attempt is not None else 0
+    at = db.ops.adapt_datetimefield_value(accepted.sent_at if accepted is not None else timezone.now())
+    attempted_at = db.ops.adapt_datetimefield_value(timezone.now())
+    message_id = attempt.message_id if attempt is not None else ""
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET "  # noqa: S608 - the table name comes from the model
+            "status = CASE WHEN id = %s THEN %s ELSE status END, "
+            "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
+            "error = CASE WHEN id = %s THEN '' ELSE error END, "
+            "attempted_at = CASE WHEN id = %s THEN %s ELSE attempted_at END, "
+            "message_id = CASE WHEN id = %s THEN %s ELSE message_id END "
+            "WHERE id = %s OR (id = %s AND claim = %s AND status = %s) RETURNING id",
+            [sent_id, RecipientStatus.SENT.value, sent_id, at, sent_id, attempt_id, attempted_at,
+             attempt_id, message_id, sent_id, attempt_id, claim, RecipientStatus.PENDING.value])
+        return any(row[0] == attempt_id for row in cursor.fetchall()) if attempt is not None else False
+
+
+def _release(recipient: Recipient, error: str) -> None:
+    """Not accepted by the server: back to waiting, to be sent by a later run."""
+    Recipient.objects.filter(pk=recipient.pk).update(attempted_at=None, claim="", claimed_at=None, error=error)
+
+
+def _refused(recipient: Recipient, code: int, error: str, now: datetime, result: SendResult) -> str:
+    """A refusal of this one message: failed for good (5xx, or a fifth "try later"), or deferred
+    with back-off (4xx). Returns which."""
+    mark = Recipient.objects.filter(pk=recipient.pk)
+    if code >= 500:
+        mark.update(status=RecipientStatus.FAILED, error=error)
+        result.failed += 1
+        return "failed"
+    deferrals = recipient.deferrals + 1
+    if deferrals > len(DEFER_MINUTES):
+        mark.update(status=RecipientStatus.FAILED, deferrals=deferrals,
+                    error=f"Refused {deferrals} times for now, so given up: {error}"[:2000])
+        result.failed += 1
+        return "failed"
+    mark.update(attempted_at=None, claim="", claimed_at=None, deferrals=deferrals, error=error,
+                send_after=max(now, recipient.send_after) + timedelta(minutes=DEFER_MINUTES[deferrals - 1]))
+    result.deferred += 1
+    return "deferred"
+
+
+def _put_back(refused: list[tuple[Recipient, str]], result: SendResult) -> None:
+    """Messages refused in a row by a server refusing everything: back as they were before."""
+    for recipient, outcome in refused:
+        Recipient.objects.filter(pk=recipient.pk).update(
+            status=RecipientStatus.PENDING, attempted_at=None, claim="", claimed_at=None,
+            send_after=recipient.send_after, deferrals=recipient.deferrals, error="")
+        if outcome == "failed":
+            result.failed -= 1
+        else:
+            result.deferred -= 1
 
 
 def send_batch(campaign: Campaign, now: datetime, connection, domains: set[str], result: SendResult,
-               pacer: Pacer, after_send: Callable[[Recipient], None] | None = None) -> int:
+               pacer: Pacer, after_send: Callable[[Recipient], None] | None = None,
+               stop: threading.Event | None = None) -> int:
     """Claim one batch of the campaign's due recipients and send it over `connection`, paced by
     `pacer` (the profile's rate, across batches). Returns how many were claimed (0: nothing due).
-    `after_send` (for tests) is called with each recipient once its "sent" is written."""
+    Raises (SMTPException or OSError) when the server, not a recipient, is the problem: the
+    campaign pauses. `after_send` (for tests) is called with each recipient once its "sent" is
+    written."""
     profile = campaign.sending_profile
     claim, batch = claim_batch(campaign.pk, now)
     if not batch:
         return 0
     domain = address_domain(profile.from_address) or "localhost"
     accepted: Recipient | None = None  # accepted by the server, "sent" not yet written
+    refused: list[tuple[Recipient, str]] = []  # refused in a row, with what was done
     try:
         connection.open()  # once per campaign run: a no-op while it is open
         for recipient in batch:
-            if refusal([recipient.email], domains):  # re-checked: the domains may have changed
-                Recipient.objects.filter(pk=recipient.pk).update(
-                    status=RecipientStatus.REFUSED, error=refusal([recipient.email], domains))
+            if stop is not None and stop.is_set():  # another connection of the campaign met trouble
+                break
+            problem = refusal([recipient.email], domains)  # re-checked: the domains may have changed
+            if problem:
+                Recipient.objects.filter(pk=recipient.pk).update(status=RecipientStatus.REFUSED, error=problem)
                 result.refused += 1
                 continue
             if accepted is not None and pacer.delay() > 0:  # never hold a "sent" through a sleep
@@ -320,34 +494,37 @@ def send_batch(campaign: Campaign, now: datetime, connection, domains: set[str],
                 accepted = None
             pacer.wait()
             recipient.message_id = make_msgid(domain=domain)
-            with transaction.atomic():  # one commit: the last message's "sent", this one's attempt
-                if accepted is not None:
-                    _mark_sent(accepted)
-                # Conditional: a cancel since the claim turned it to cancelled, and then nothing is sent.
-                attempted = Recipient.objects.filter(pk=recipient.pk, claim=claim,
-                                                     status=RecipientStatus.PENDING).update(
-                    attempted_at=timezone.now(), message_id=recipient.message_id)
+            attempted = _step(accepted, recipient, claim)
             accepted = None
             if not attempted:
                 continue
             try:
                 build_message(recipient, profile, connection).send()
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
-                code = getattr(exc, "smtp_code", None) or _recipient_code(exc)
-                error = describe(exc, profile)
-                if code and 500 <= code < 600:  # refused for good: not accepted, never resent
-                    Recipient.objects.filter(pk=recipient.pk).update(status=RecipientStatus.FAILED, error=error)
-                    result.failed += 1
-                    continue
-                # A temporary refusal: not accepted, so safe to try again on a later run.
-                Recipient.objects.filter(pk=recipient.pk).update(attempted_at=None, claim="", claimed_at=None,
-                                                                 error=error)
-                raise
             except ValueError as exc:  # an address that cannot be written in a header: never sent
                 Recipient.objects.filter(pk=recipient.pk).update(status=RecipientStatus.FAILED,
                                                                  error=f"Not a valid address: {exc}"[:2000])
                 result.failed += 1
                 continue
+            except MessageUncertain as exc:
+                Recipient.objects.filter(pk=recipient.pk).update(status=RecipientStatus.UNKNOWN,
+                                                                 error=str(exc)[:2000])
+                result.unknown += 1
+                raise
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                code = _code(exc)
+                if code is None or code == 421 or not 400 <= code < 600:  # the service, not this message
+                    _release(recipient, describe(exc, profile))
+                    raise
+                refused.append((recipient, _refused(recipient, code, describe(exc, profile), now, result)))
+                if len(refused) >= REFUSED_IN_A_ROW:
+                    _put_back(refused, result)
+                    raise RefusingEverything(f"The mail server refused {len(refused)} messages in a row, so "
+                                             f"sending paused; its last answer: {describe(exc, profile)}") from exc
+                continue
+            except (smtplib.SMTPException, OSError) as exc:  # before the message went out: not accepted
+                _release(recipient, describe(exc, profile))
+                raise
+            refused.clear()
             recipient.status, recipient.sent_at, recipient.error = RecipientStatus.SENT, timezone.now(), ""
             accepted = recipient
             result.sent += 1
@@ -365,10 +542,10 @@ def send_batch(campaign: Campaign, now: datetime, connection, domains: set[str],
     return len(batch)
 
 
-def _recipient_code(exc: Exception) -> int | None:
+def _code(exc: Exception) -> int | None:
     if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
         return next(iter(exc.recipients.values()))[0]
-    return None
+    return getattr(exc, "smtp_code", None)
 
 
 def finish_if_done(campaign: Campaign) -> bool:
@@ -386,8 +563,8 @@ def finish_if_done(campaign: Campaign) -> bool:
 def send_due(now: datetime | None = None, *, budget_seconds: float = 25.0,
              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
              after_send: Callable[[Recipient], None] | None = None) -> SendResult:
-    """Start campaigns whose time has come, send what is due in each (batch after batch over one
-    connection per campaign until nothing is due or the budget is spent), finish those done."""
+    """Start campaigns whose time has come, send what is due in each (batch after batch over the
+    campaign's connections until nothing is due or the budget is spent), finish those done."""
     now = now or timezone.now()
     result = SendResult()
     released, result.unknown = recover_stale_claims(now)
@@ -395,12 +572,13 @@ def send_due(now: datetime | None = None, *, budget_seconds: float = 25.0,
     domains = verified_domains()
     deadline = clock() + budget_seconds
     for campaign in Campaign.objects.filter(status=CampaignStatus.SENDING).select_related("sending_profile"):
-        connection = smtp_connection(campaign.sending_profile)  # opened when something is due
         pacer = Pacer(campaign.sending_profile.rate_per_second, sleep, clock)
+        lanes = _lanes(campaign, now)
         try:
-            while clock() < deadline and send_batch(campaign, now, connection, domains, result, pacer,
-                                                    after_send=after_send):
-                pass
+            if lanes == 1:
+                _send_over_one_connection(campaign, now, domains, result, pacer, deadline, clock, None, after_send)
+            else:
+                _send_over_connections(lanes, campaign, now, domains, result, pacer, deadline, clock)
         except (smtplib.SMTPException, OSError) as exc:
             # Unreachable or refusing server: the campaign pauses with the reason; the next run resumes.
             error = describe(exc, campaign.sending_profile)
@@ -408,13 +586,64 @@ def send_due(now: datetime | None = None, *, budget_seconds: float = 25.0,
             result.errors[campaign.pk] = error
             logger.warning("Phishing campaign %s paused: %s", campaign.pk, error)
             continue
-        finally:
-            connection.close()
         if campaign.last_error:
             Campaign.objects.filter(pk=campaign.pk).update(last_error="")
         if finish_if_done(campaign):
             result.finished.append(campaign.pk)
     return result
+
+
+def _lanes(campaign: Campaign, now: datetime) -> int:
+    """How many connections the campaign's run uses: one per LANE_SIZE recipients due, from one
+    up to CONNECTIONS. Several hide each round trip's wait (to the database, to the mail server)
+    behind the others'."""
+    due = Recipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING, claimed_at__isnull=True,
+                                   send_after__lte=now).order_by()
+    return max(1, min(CONNECTIONS, due.values("pk")[:LANE_SIZE * CONNECTIONS].count() // LANE_SIZE))
+
+
+def _send_over_one_connection(campaign: Campaign, now: datetime, domains: set[str], result: SendResult,
+                              pacer: Pacer, deadline: float, clock: Callable[[], float],
+                              stop: threading.Event | None,
+                              after_send: Callable[[Recipient], None] | None = None) -> None:
+    connection = smtp_connection(campaign.sending_profile)  # opened when something is due
+    try:
+        while (clock() < deadline and not (stop is not None and stop.is_set())
+               and send_batch(campaign, now, connection, domains, result, pacer, after_send=after_send, stop=stop)):
+            pass
+    finally:
+        connection.close()
+
+
+def _send_over_connections(lanes: int, campaign: Campaign, now: datetime, domains: set[str], result: SendResult,
+                           pacer: Pacer, deadline: float, clock: Callable[[], float]) -> None:
+    """`lanes` threads, each with its own SMTP and database connection, claiming batches of the
+    campaign as separate workers would (claims never overlap), paced together. The first to
+    meet trouble stops the others (each releases what it has not attempted); its error is raised."""
+    stop = threading.Event()
+    results = [SendResult() for _ in range(lanes)]
+    errors: list[BaseException] = []
+
+    def lane(mine: SendResult) -> None:
+        try:
+            _send_over_one_connection(campaign, now, domains, mine, pacer, deadline, clock, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            errors.append(exc)
+            stop.set()
+        finally:
+            connections.close_all()  # this thread's own
+
+    threads = [threading.Thread(target=lane, args=(mine,), name=f"phishing-{campaign.pk}-{n}")
+               for n, mine in enumerate(results)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for mine in results:
+        for name in ("sent", "refused", "failed", "released", "unknown", "deferred"):
+            setattr(result, name, getattr(result, name) + getattr(mine, name))
+    if errors:
+        raise errors[0]
 
 
 def check_recipients(campaign: Campaign) -> str | None:

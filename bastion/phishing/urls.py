@@ -10,4 +10,5 @@ urlpatterns = [
     path("l/<str:token>/", views.landing, name="landing"),
     path("l/<str:token>/submit", views.submit, name="submit"),
     path("r/<str:token>/", views.report, name="report"),
+    path("h/<str:token>/", views.human_signal, name="human-signal"),
 ]

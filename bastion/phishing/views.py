@@ -1,23 +1,30 @@
 """The tracking links in a simulation: no sign-in, the recipient's token is the credential.
 
 Each hit is one read of the recipient and one insert of the event. An unknown, malformed or
-never-sent token answers a bare 404 and records nothing. A submitted fake form records only
-that it was submitted: the fields have no names, so a browser posts no values, and the server
-never reads any it is sent anyway.
+never-sent token (a test send's links, a cancelled recipient's) answers the same bare 404 —
+the same bytes whichever it is, so a response tells nothing about which tokens exist — and
+records nothing. A token used again is a hit again (raw figures count hits; rates count people
+once). A submitted fake form records only that it was submitted: the fields have no names, so a
+browser posts no values, and the server never reads any it is sent anyway.
+
+``/p/h/<token>/`` is the landing page's human signal (tracking.py, the "no human signal" rule):
+always an empty 204, whatever the token.
 """
 
 import base64
 import re
 
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from bastion.lib.markdown import render_markdown
 
 from . import actions, tracking
-from .models import EventKind, Recipient
+from .models import EventKind, Recipient, RecipientStatus
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -27,10 +34,12 @@ def _recipient(token: str, *related: str) -> Recipient:
     if not _TOKEN.fullmatch(token):
         raise Http404
     recipients = Recipient.objects.select_related(*related) if related else Recipient.objects
-    found = recipients.filter(token=token, sent_at__isnull=False).first()
-    if found is None:
+    # Sent, or "unknown" (it may have arrived: a hit on its link says it did).
+    found = list(recipients.filter(Q(sent_at__isnull=False) | Q(status=RecipientStatus.UNKNOWN), token=token)
+                 .order_by()[:1])  # the token is unique: no ordering to compile or sort
+    if not found:
         raise Http404
-    return found
+    return found[0]
 
 
 def _not_found() -> HttpResponse:
@@ -93,6 +102,7 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
         recipient = _recipient(token, "campaign")
     except Http404:
         return _not_found()
+    tracking.human_signal(recipient.pk)  # a person filled in the form after their click
     _human_step(request, recipient, EventKind.SUBMITTED)
     return HttpResponseRedirect(f"/p/l/{recipient.token}/?submitted=1")
 
@@ -108,3 +118,12 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
         tracking.record_hit(request, recipient, EventKind.REPORTED)
         return render(request, "phishing/reported.html", {})
     return render(request, "phishing/report.html", {"token": recipient.token})
+
+
+@csrf_exempt  # sent by the landing page's script; the token is the credential, as for every /p/ link
+@never_cache
+@require_http_methods(["POST"])
+def human_signal(request: HttpRequest, token: str) -> HttpResponse:
+    if _TOKEN.fullmatch(token):
+        tracking.human_signal_by_token(token)
+    return HttpResponse(status=204)

@@ -139,9 +139,12 @@ UNITS = {"hours": "hours", "days": "calendar days", "business_days": "business d
 CHANNELS = {"email": "email", "phone": "phone", "portal": "regulator's portal", "letter": "letter",
             "in_person": "in person", "secure_message": "secure message", "filing": "regulatory filing",
             "press_release": "press release"}
-# What a rule's message may name in {braces}; the incidents issue fills them in.
+# What a rule's message may name in {braces}; incidents/notices.py fills them in from the incident:
+# {incident} its reference (INC-12), {title}, {severity}, {incident_type} (the type's name),
+# {summary} (what is known), {declared_at} and {deadline} (times with their zone), {link} (the
+# incident's page). {organisation} and {contact} are left for the writer to fill in.
 MESSAGE_PLACEHOLDERS = ("incident", "severity", "incident_type", "deadline", "summary", "organisation",
-                        "contact")
+                        "contact", "title", "declared_at", "link")
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_AMOUNT = {"hours": 24 * 366, "days": 366, "business_days": 260, "months": 24}

@@ -229,8 +229,9 @@ class RuleForm(ItemForm):
                                            label="No later than: unit")
     no_later_than_calendar = forms.CharField(max_length=64, required=False, label="No later than: calendar")
     channel = forms.ChoiceField(choices=list(CHANNELS.items()))
-    message = forms.CharField(widget=TEXTAREA, help_text="May name {incident}, {severity}, {incident_type}, "
-                                                         "{deadline}, {summary}, {organisation}, {contact}.")
+    message = forms.CharField(widget=TEXTAREA, help_text="May name {incident}, {title}, {severity}, {incident_type}, "
+                                                         "{summary}, {declared_at}, {deadline}, {link}, "
+                                                         "{organisation}, {contact}.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

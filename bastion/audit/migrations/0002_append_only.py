@@ -6,13 +6,13 @@ from django.db import migrations
 def forward(apps, schema_editor):
     from bastion.audit import guard
 
-    guard.install(schema_editor.connection)
+    guard.install(schema_editor.connection, (guard.AUDIT,))
 
 
 def backward(apps, schema_editor):
     from bastion.audit import guard
 
-    guard.remove(schema_editor.connection)
+    guard.remove(schema_editor.connection, (guard.AUDIT,))
 
 
 class Migration(migrations.Migration):

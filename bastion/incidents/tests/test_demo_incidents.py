@@ -35,6 +35,9 @@ def test_demo_has_one_open_and_two_closed_incidents_whose_timelines_verify(clien
     assert open_incident.status == Status.CONTAINMENT
     assert open_incident.updates.count() == 1
     assert open_incident.notifications.filter(status=NotificationStatus.DUE).exists()
+    emailed = open_incident.notifications.get(rule_key="internal-executive", recipient_key="role:communications")
+    assert emailed.status == NotificationStatus.DONE and emailed.notified_channel == "email" and emailed.emailed_to
+    assert emailed.what_was_said.startswith(f"Incident {open_incident.reference} declared at severity ")
 
     for incident in Incident.objects.all():
         result = timeline.verify(incident)
@@ -47,5 +50,6 @@ def test_demo_has_one_open_and_two_closed_incidents_whose_timelines_verify(clien
     lead = User.objects.get(role=Role.SECURITY_LEAD)
     client.post("/login/", {"email": lead.email, "password": DEMO_PASSWORD})
     page = client.get(f"/incidents/{open_incident.pk}/").content.decode()
-    assert "Supplier bank details changed by a fake email" in page and "Chain verified" in page
+    assert "Supplier bank details changed by a fake email" in page
+    assert "Chain verified" in client.get(f"/incidents/{open_incident.pk}/timeline/verify/").content.decode()
     assert "Ransomware on the warehouse servers" in client.get("/incidents/?status=closed").content.decode()

@@ -13,6 +13,7 @@ from bastion.incidents.actions import DeviationReason
 from bastion.incidents.models import TimelineEntry
 
 from .conftest import person
+from .tamper import lift_timeline_guard
 
 WHY = "The bank's fraud line was closed; we froze the account through the relationship manager instead."
 EVIDENCE = b"From: ceo@examp1e.com\nSubject: urgent invoice\n"
@@ -70,7 +71,8 @@ def test_the_dossier_json_holds_every_record_and_a_verified_chain(published, lea
     assert all(len(e["hash"]) == 64 for e in entries) and "evidence" not in entries[0]
     assert d["timeline"]["head_hash"] == entries[-1]["hash"] == timeline.verify(incident).head
     assert d["timeline"]["verification"] == {"ok": True, "checked": len(entries), "problem": "", "seq": None}
-    # An altered entry shows in the dossier's verification.
+    # An altered entry (past the database's guard) shows in the dossier's verification.
+    lift_timeline_guard()
     TimelineEntry.objects.filter(incident=incident, seq=2).update(text="Nothing to see.")
     broken = api_for(lead).get(f"/api/v1/incidents/{incident.pk}/dossier").json()["timeline"]["verification"]
     assert (broken["ok"], broken["seq"]) == (False, 2)

@@ -25,6 +25,7 @@ from bastion.incidents.models import (
 from bastion.incidents.severity import suggest_severity
 
 from .conftest import T0, person
+from .tamper import lift_timeline_guard
 
 LEVELS = ["critical", "high", "medium", "low"]
 WHY = "The bank's fraud line was closed; we froze the account through the relationship manager instead."
@@ -285,7 +286,8 @@ def test_the_timeline_is_hash_chained_and_an_altered_entry_is_found(published, l
     result = timeline.verify(incident)
     assert result.ok and result.checked == 4 and result.head == incident.timeline.order_by("-seq").first().hash
 
-    # Someone edits an entry in the database: the chain names it.
+    # Someone gets past the database's guard and edits an entry: the chain names it.
+    lift_timeline_guard()
     TimelineEntry.objects.filter(incident=incident, seq=3).update(text="Recipient never replied.")
     result = timeline.verify(incident)
     assert (result.ok, result.seq, result.problem) == (False, 3, "entry #3 was altered after it was written")
@@ -301,6 +303,7 @@ def test_a_removed_entry_is_found(published, lead):
     incident = declare(lead)
     for n in range(3):
         actions.do_add_timeline_entry(acting_user=lead, incident=incident, text=f"Note {n}", now=T0)
+    lift_timeline_guard()
     TimelineEntry.objects.filter(incident=incident, seq=2).delete()
     result = timeline.verify(incident)
     assert (result.ok, result.seq) == (False, 2) and result.problem == "entry #2 is missing (next entry found is #3)"

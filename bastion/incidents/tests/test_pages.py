@@ -77,6 +77,7 @@ def pages(incident: Incident) -> dict[str, set[Role]]:
     return {
         "/incidents/": READERS, "/incidents/?status=all&page=2": READERS, "/incidents/deviations/": READERS,
         base: READERS, f"{base}?order=oldest": READERS, f"{base}notifications/": READERS,
+        f"{base}timeline/verify/": READERS,
         "/incidents/declare/": RUNNERS, f"{base}steps/{step.step_key}/skip/": RUNNERS,
         f"{base}steps/{step.step_key}/differently/": RUNNERS, f"{base}steps/{step.step_key}/done/": RUNNERS,
         f"{base}notifications/{row.pk}/": RUNNERS,
@@ -98,7 +99,8 @@ def test_every_page_for_every_role(role, incident, user_of, client_for):
     assert ('href="/incidents/"' in nav) == (role in READERS)
     if role in READERS:
         detail = _text(client.get(f"/incidents/{incident.pk}/"))
-        assert "Phished account" in detail and "Notifications due" in detail and "Chain verified" in detail
+        assert "Phished account" in detail and "Notifications due" in detail and "Verify the hash chain" in detail
+        assert "Chain verified" in _text(client.get(f"/incidents/{incident.pk}/timeline/verify/"))
         assert ("Save facts" in detail) == (role in RUNNERS)
         assert ("Move to triage" in detail) == (role in RUNNERS)
         assert ("Add to the timeline" in detail) == (role in RUNNERS)
@@ -338,7 +340,9 @@ def test_uploading_evidence_shows_its_sha256(incident, lead, client_for):
     assert response.status_code == 302
     digest = hashlib.sha256(content).hexdigest()
     page = _text(client.get(f"/incidents/{incident.pk}/"))
-    assert f"SHA-256 {digest}" in page and "phish.eml" in page and "Chain verified" in page
+    assert f"SHA-256 {digest}" in page and "phish.eml" in page
+    region = _text(client.get(f"/incidents/{incident.pk}/timeline/verify/", headers={"HX-Request": "true"}))
+    assert f"Chain verified</span> {incident.timeline.count()} entries" in region and "<html" not in region
     oldest = _text(client.get(f"/incidents/{incident.pk}/?order=oldest"))
     assert oldest.index("Declared under plan version") < oldest.index("The phishing email as received")
     response = client.post(f"/incidents/{incident.pk}/timeline/", {

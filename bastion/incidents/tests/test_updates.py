@@ -100,7 +100,7 @@ def test_a_sent_update_is_never_edited_and_a_correction_links_to_it(published, l
     run_tasks()
     assert response.status_code == 201, response.content
     assert (response.json()["number"], response.json()["corrects"]) == (2, first["id"])
-    assert smtp_server.messages[0]["Subject"].startswith(f"Correction: Status update 2 on INC-{incident.pk}")
+    assert smtp_server.messages[0]["Subject"].strip().startswith(f"Correction: Status update 2 on INC-{incident.pk}")
     assert "This update corrects update 1 (sent " in smtp_server.messages[0].get_body(("plain",)).get_content()
     assert "Status update 2 (correcting update 1) sent" in incident.timeline.filter(kind="update").last().text
     # A correction must correct an update of the same incident.

@@ -169,7 +169,8 @@ def test_tracking_rules_by_role(api_for, make_user, role):
     if role in MANAGE:
         assert put.status_code == 200
         assert put.json() == {"too_soon_seconds": 30, "scanner_agents": ["sentinel"],
-                              "scanner_networks": ["198.51.100.0/24"]}
+                              "scanner_networks": ["198.51.100.0/24"], "no_human_signal": False,
+                              "no_human_signal_seconds": 120, "no_human_signal_since": None}
         assert AuditEntry.objects.filter(action="phishing.tracking_rules_changed").count() == 1
     else:
         assert put.status_code == 403
@@ -206,5 +207,5 @@ def test_list_and_results_cost_a_fixed_number_of_queries(api_for, lead, make_cam
         listed = api.get("/api/v1/campaigns")
     assert listed.json()["count"] == 5 and len(listed.json()["items"]) == 5
     sending.send_due()
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # … and the results' cache stamp
         assert api.get(f"/api/v1/campaigns/{campaigns[0].pk}/results").json()["sent"] == 6

@@ -258,18 +258,6 @@ def test_an_unreachable_server_pauses_the_campaign_with_the_reason_and_it_resume
     assert set(received(smtp_server).values()) == {1}
 
 
-def test_a_temporary_refusal_is_retried_without_duplicates(smtp_server, make_campaign):
-    make_people(6)
-    make_campaign()
-    smtp_server.fail_next = 1  # the server answers 451 to the first message
-    first = sending.send_due()
-    assert first.sent == 0 and "451" in next(iter(first.errors.values()))
-    second = sending.send_due()
-    assert second.sent == 6
-    counts = received(smtp_server)
-    assert len(counts) == 6 and set(counts.values()) == {1}
-
-
 def test_the_periodic_job_is_registered():
     from bastion.jobs.periodic import discover_jobs
 
@@ -322,26 +310,6 @@ def test_a_template_that_cannot_be_sent_and_a_naive_start_are_refused(make_campa
         make_campaign(starts_at=timezone.now().replace(tzinfo=None))
 
 
-def test_a_permanent_refusal_fails_that_recipient_only_and_is_never_resent(smtp_server, make_campaign, monkeypatch):
-    import smtplib
-
-    make_people(4)
-    make_campaign()
-    real = sending.build_message
-
-    def refuse_person2(recipient, profile, connection):
-        if recipient.email == "person2@example.com":
-            raise smtplib.SMTPRecipientsRefused({recipient.email: (550, b"5.1.1 No such user")})
-        return real(recipient, profile, connection)
-
-    monkeypatch.setattr(sending, "build_message", refuse_person2)
-    result = sending.send_due()
-    assert result.sent == 3 and result.failed == 1
-    failed = Recipient.objects.get(email="person2@example.com")
-    assert failed.status == RecipientStatus.FAILED and "refused the recipient" in failed.error
-    assert sending.send_due().sent == 0 and len(smtp_server.messages) == 3
-
-
 def test_non_ascii_long_lines_and_markup_in_values_arrive_intact(smtp_server, make_campaign, template):
     from bastion.people.models import Person
 
@@ -392,29 +360,3 @@ def test_sending_costs_no_query_per_message_beyond_its_two_writes(smtp_server, m
     assert len(per_message) <= 2 * 40 + 4
     assert len(statements) - len(per_message) <= 30
     assert not [s for s in statements if s.startswith("SELECT") and "phishing_phishingtemplate" in s][1:]
-
-
-def test_a_server_error_mid_batch_records_what_was_accepted_and_resends_nothing(smtp_server, make_campaign,
-                                                                               monkeypatch):
-    import smtplib
-
-    make_people(8)
-    make_campaign()
-    real, calls = sending.OutgoingMessage.send, []
-
-    def fail_the_fourth(message):
-        calls.append(message.to)
-        if len(calls) == 4:
-            raise smtplib.SMTPDataError(451, b"Try again later")
-        real(message)
-
-    monkeypatch.setattr(sending.OutgoingMessage, "send", fail_the_fourth)
-    first = sending.send_due()
-    assert first.sent == 3 and "451" in next(iter(first.errors.values()))
-    # The third, accepted just before the error, is recorded as sent (not left attempted).
-    assert Recipient.objects.filter(status=RecipientStatus.SENT).count() == 3
-    assert not Recipient.objects.filter(status=RecipientStatus.PENDING, attempted_at__isnull=False).exists()
-    monkeypatch.setattr(sending.OutgoingMessage, "send", real)
-    assert sending.send_due().sent == 5
-    counts = received(smtp_server)
-    assert len(counts) == 8 and set(counts.values()) == {1}

@@ -118,7 +118,8 @@ def test_missing_sections_duplicate_keys_and_bad_values(plan):
         "Rule hipaa-individuals: unknown channel 'carrier pigeon' (the channels are: email, phone, portal, letter, "
         "in_person, secure_message, filing, press_release).",
         "Rule hipaa-individuals: the message names {customer_name}, which is not known (it may use: {incident}, "
-        "{severity}, {incident_type}, {deadline}, {summary}, {organisation}, {contact}).",
+        "{severity}, {incident_type}, {deadline}, {summary}, {organisation}, {contact}, {title}, {declared_at}, "
+        "{link}).",
     ]
 
 
