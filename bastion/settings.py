@@ -95,13 +95,15 @@ TEMPLATES = [
 # Database: SQLite under var/ unless DATABASE_URL says otherwise.
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'bastion.sqlite3'}", conn_max_age=60
+        # Persistent connections (checked before reuse): a tracking hit then costs its statements,
+        # not a connection's setup too.
+        default=f"sqlite:///{VAR_DIR / 'bastion.sqlite3'}", conn_max_age=60, conn_health_checks=True
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes every write transaction take the write lock up front, so concurrent
     # writers queue instead of failing, and the audit chain is appended strictly in order.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # WAL lets each thread's persistent connection read while another writes.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

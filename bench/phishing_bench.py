@@ -31,6 +31,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.cache import cache  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from latency import latency  # noqa: E402
@@ -39,7 +40,7 @@ from bastion.accounts.actions import do_create_token  # noqa: E402
 from bastion.accounts.models import MfaPolicy, Role, User  # noqa: E402
 from bastion.demo.people import DOMAIN, build_people, save_people  # noqa: E402
 from bastion.people.models import Group, Person, PersonStatus  # noqa: E402
-from bastion.phishing import sending  # noqa: E402
+from bastion.phishing import sending, tracking  # noqa: E402
 from bastion.phishing.actions import do_create_campaign, do_declare_domain  # noqa: E402
 from bastion.phishing.models import (  # noqa: E402
     Campaign,
@@ -179,7 +180,9 @@ def results_api(the_campaign: Campaign) -> None:
     _, raw = do_create_token(user=lead, name="bench phishing")
     api = Client(HTTP_HOST="127.0.0.1", headers={"Authorization": f"Bearer {raw}"})
     base = f"/api/v1/campaigns/{the_campaign.pk}/results"
-    for url in (base, f"{base}?by=manager"):  # computed, as after any new hit: the cache emptied first
+    api.get(base)  # the process's first API request: imports, URL resolvers, schemas
+    for url in (base, f"{base}?by=department", f"{base}?by=manager"):  # computed, as after any new hit:
+        # the cache emptied first
         cache.clear()
         started = time.perf_counter()
         assert api.get(url).status_code == 200
@@ -304,6 +307,10 @@ def realistic_events(the_campaign: Campaign) -> None:
         if 0.25 < roll < 0.45:
             events.append(TrackingEvent(recipient_id=pk, kind="reported", at=now + timedelta(minutes=rng.randrange(600))))
     TrackingEvent.objects.bulk_create(events, batch_size=5000)
+    tracking.refresh_summaries(the_campaign.recipients.all())  # written in bulk: the summaries after
+    # As autovacuum would after the send's and these writes: the tables' statistics, no dead rows.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     print(f"added {len(events):,} events over {len(ids):,} recipients", flush=True)
 
 
@@ -313,7 +320,17 @@ def results_page(the_campaign: Campaign) -> None:
     lead = User.objects.get(email="bench-phishing-lead@example.com")
     browser = Client(HTTP_HOST="127.0.0.1")
     browser.force_login(lead)
-    latency(browser, f"campaign results page ({RECIPIENTS // 1000}k)", [f"/phishing/campaigns/{the_campaign.pk}/"])
+    url = f"/phishing/campaigns/{the_campaign.pk}/"
+    browser.get(url)  # the process's first page: templates
+    samples = []
+    for _ in range(5):  # computed, as after any new hit: the cache emptied first
+        cache.clear()
+        started = time.perf_counter()
+        assert browser.get(url).status_code == 200
+        samples.append((time.perf_counter() - started) * 1000)
+    print(f"campaign page ({RECIPIENTS // 1000}k), computed  max {max(samples):6.1f} ms of {len(samples)} "
+          f"(the first view after a hit; target < 150 ms {'OK' if max(samples) < 150 else 'SLOW'})", flush=True)
+    latency(browser, f"campaign results page ({RECIPIENTS // 1000}k)", [url])
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from bastion.awareness.models import Course, Programme
 from bastion.people.models import Group, Person
+from bastion.phishing import tracking
 from bastion.phishing.actions import do_create_campaign, do_declare_domain
 from bastion.phishing.models import (
     AutomatedRule,
@@ -98,6 +99,7 @@ def _finished(campaign: Campaign, behaviour: tuple, rng: random.Random) -> None:
             elif rng.random() < reported / (1 - clicked / opened):
                 hit(pk, sent_at, EventKind.REPORTED, rng.uniform(3, 240))
     TrackingEvent.objects.bulk_create(events, batch_size=5000)
+    tracking.refresh_summaries(campaign.recipients.all())  # written in bulk: the summaries after
     Campaign.objects.filter(pk=campaign.pk).update(
         status=CampaignStatus.FINISHED,
         finished_at=campaign.starts_at + timedelta(minutes=campaign.window_minutes + 5))

@@ -330,7 +330,8 @@ def do_update_landing_page(page: LandingPage, *, title: str, body_markdown: str,
 def do_update_sending_profile(profile: SendingProfile, *, name: str, smtp_url: str, from_address: str,
                               rate_per_second: int, acting_user) -> SendingProfile:
     """Validate and save changes to a sending profile. A `smtp_url` without a password keeps
-    the stored one when the user name and host are unchanged, so a form never needs to show it.
+    the stored one when nothing else of the connection changed (scheme, user, host, port, TLS
+    options), so a form never needs to show it; otherwise ValidationError asks for it again.
     The audit entry holds the URL without its password."""
     from urllib.parse import quote, urlparse
 
@@ -339,10 +340,19 @@ def do_update_sending_profile(profile: SendingProfile, *, name: str, smtp_url: s
               "rate_per_second": profile.rate_per_second}
     try:
         new, old = urlparse(smtp_url), urlparse(profile.smtp_url)
-        keep = (not new.password and old.password and new.username and new.username == old.username
-                and new.hostname == old.hostname)
+        # Everything that says where and how the password is sent: scheme, user, host, port and the
+        # TLS options of the query. Any change needs the password again, or a team member could
+        # send the stored one to their own server.
+        same_connection = ((new.scheme.lower(), new.username, new.hostname, new.port, new.path, new.query)
+                           == (old.scheme.lower(), old.username, old.hostname, old.port, old.path, old.query))
+        keep = bool(not new.password and old.password and new.username and same_connection)
+        retype = bool(not new.password and old.password and new.username and not same_connection)
     except ValueError:
-        keep = False
+        keep = retype = False
+    if retype:
+        raise ValidationError({"smtp_url": "Type the password in the URL again: the scheme, server, port, user "
+                                           "or TLS options changed, and the stored password is only ever sent "
+                                           "where it was given for."})
     if keep:
         netloc = new.netloc.replace(f"{new.username}@", f"{new.username}:{quote(profile.password, safe='')}@", 1)
         smtp_url = new._replace(netloc=netloc).geturl()

@@ -1,18 +1,17 @@
 """Campaigns over JSON (list, create, get, cancel, results) and the mail add-in's report
 endpoint. The same access helpers and actions as the pages."""
 
-import csv
 from datetime import datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from bastion.awareness.models import Programme
 from bastion.lib.http import MAX_ID
-from bastion.lib.spreadsheet import safe_cell
+from bastion.lib.spreadsheet import streamed_csv
 from bastion.people.models import Group
 
 from . import access, actions, results
@@ -187,25 +186,13 @@ def get_results(request: HttpRequest, campaign_id: int, params: Query[ResultsPar
     return out
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 @campaigns_router.get("/{int:campaign_id}/results.csv")
 def export_results(request: HttpRequest, campaign_id: int):
     """Each recipient's results as CSV; cells a spreadsheet would run as formulas are quoted."""
     campaign = access.get_campaign_for_view(request.user, campaign_id)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(results.CSV_HEADER)
-        for row in results.csv_rows(campaign):
-            yield writer.writerow([safe_cell(v) for v in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
-    return response
+    return streamed_csv(results.CSV_HEADER, results.csv_rows(campaign), f"campaign-{campaign.pk}-results.csv")
 
 
 class RepeatParams(Schema):

@@ -17,8 +17,10 @@ UIDVALIDITY, UID) in the transaction that records what it means, and only then m
 processed folder (or flagged ``\\Seen $BastionProcessed``). A worker killed in between leaves a
 message that the next poll recognises and only moves. A message whose Message-ID was already
 processed from the same mailbox (copied back, or the folder rebuilt with a new UIDVALIDITY) is
-logged as a duplicate and nothing else. One message that cannot be recorded is left in place
-and the others go on; a mailbox that cannot be reached shows why on its page.
+logged as a duplicate and nothing else. A message that cannot be recorded (tried ``ATTEMPTS``
+times in the poll) is logged as failed and moved or flagged like the others, so it never holds
+up the mail behind it; a person reads it in the mailbox. New messages are read before those
+logged earlier but not yet moved. A mailbox that cannot be reached shows why on its page.
 """
 
 import hashlib
@@ -51,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 MAX_RAW = 10 * 1024 * 1024  # bytes of a message kept; its full size is recorded too
 BATCH = 200  # messages read per mailbox per poll; the rest wait for the next minute
+ATTEMPTS = 2  # tries to record one message in a poll before it is logged as failed and set aside
 TIMEOUT = 20
 PROCESSED_KEYWORD = "$BastionProcessed"
 
@@ -65,19 +68,63 @@ def check_transport(mailbox: ReportingMailbox) -> None:
         raise MailboxError("Plaintext IMAP is refused to a host that is not loopback; use TLS or STARTTLS.")
 
 
+# Response codes (RFC 5530 and RFC 3501) shown in our own words: a message to show is built
+# from these and from exception types, never from what the server wrote (which may be anything:
+# another service's banner, or text made to look like ours).
+KNOWN_CODES = {
+    "AUTHENTICATIONFAILED": "Authentication failed: wrong user name or password",
+    "AUTHORIZATIONFAILED": "The user may not open this mailbox",
+    "EXPIRED": "The password has expired",
+    "PRIVACYREQUIRED": "The server requires an encrypted connection",
+    "CONTACTADMIN": "The server asks for its administrator to be contacted",
+    "UNAVAILABLE": "The server is temporarily unavailable",
+    "NOPERM": "Permission denied",
+    "NONEXISTENT": "It does not exist",
+    "TRYCREATE": "It does not exist",
+    "INUSE": "It is in use",
+    "OVERQUOTA": "The mailbox is over its quota",
+    "LIMIT": "A server limit was reached",
+    "CANNOT": "The server cannot do it",
+    "SERVERBUG": "The server reported an internal error",
+}
+_CODE = re.compile(r"\s*\[([A-Z-]{2,30})[\] ]")
+
+
+def _reason(data) -> str:
+    """': <what a known response code means>' or nothing: the server's own words are never shown."""
+    items = data if isinstance(data, (list, tuple)) else [data]
+    for item in items:
+        text = item.decode("ascii", "replace") if isinstance(item, bytes) else str(item)
+        match = _CODE.match(text)
+        if match and match.group(1) in KNOWN_CODES:
+            return f": {KNOWN_CODES[match.group(1)]}"
+    return ""
+
+
 def connect(mailbox: ReportingMailbox) -> imaplib.IMAP4:
     """A logged-in connection; certificates are verified for TLS and STARTTLS."""
     check_transport(mailbox)
     context = ssl.create_default_context()
     conn: imaplib.IMAP4
-    if mailbox.security == MailboxSecurity.TLS:
-        conn = imaplib.IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=context, timeout=TIMEOUT)
-    else:
-        conn = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=TIMEOUT)
+    try:
+        if mailbox.security == MailboxSecurity.TLS:
+            conn = imaplib.IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=context, timeout=TIMEOUT)
+        else:
+            conn = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=TIMEOUT)
+    except imaplib.IMAP4.error:  # its greeting was not an IMAP one: never quoted (a port scan's banner)
+        raise MailboxError(f"{mailbox.host}:{mailbox.port} did not answer as an IMAP server.") from None
     try:
         if mailbox.security == MailboxSecurity.STARTTLS:
+            if "STARTTLS" not in conn.capabilities:
+                raise MailboxError("The server does not offer STARTTLS: TLS not supported there, and plaintext "
+                                   "is never used instead.")
             conn.starttls(ssl_context=context)
-        conn.login(mailbox.username, mailbox.password)
+        try:
+            conn.login(mailbox.username, mailbox.password)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError(f"The IMAP server refused the login{_reason(exc.args)}.") from None
         # Servers announce more (MOVE, UIDPLUS) once logged in; imaplib keeps the first list.
         typ, data = conn.capability()
         if typ == "OK" and data and isinstance(data[-1], bytes):
@@ -100,32 +147,35 @@ def _quote(folder: str) -> str:
 
 
 def describe(exc: BaseException, mailbox: ReportingMailbox) -> str:
-    """A readable error with the password never in it."""
+    """A readable error made of our own words (the exception's type, a known response code,
+    the operating system's or TLS library's reason), never of bytes the server sent, so it
+    neither echoes another service's banner nor can it hold the password."""
+    where = f"{mailbox.host}:{mailbox.port}"
     if isinstance(exc, MailboxError):
         text = str(exc)
+    elif isinstance(exc, imaplib.IMAP4.abort):
+        text = f"The connection to {where} broke off, or the server did not answer as an IMAP server."
     elif isinstance(exc, imaplib.IMAP4.error):
-        detail = " ".join(a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args)
-        detail = re.sub(r"^b'(.*)'$", r"\1", detail)
-        text = f"The IMAP server refused: {detail}"
+        text = f"The IMAP server refused a command{_reason(exc.args)}."
     elif isinstance(exc, ssl.SSLCertVerificationError):
         text = f"The server's TLS certificate was not accepted: {exc.verify_message}"
     elif isinstance(exc, ssl.SSLError):
-        text = f"TLS failed: {exc.reason or exc}"
+        text = f"TLS failed: {exc.reason or type(exc).__name__}"
     elif isinstance(exc, ConnectionRefusedError):
-        text = f"Could not connect to {mailbox.host}:{mailbox.port} (connection refused)"
+        text = f"Could not connect to {where} (connection refused)"
     elif isinstance(exc, TimeoutError):
-        text = f"{mailbox.host}:{mailbox.port} did not answer in time"
+        text = f"{where} did not answer in time"
+    elif isinstance(exc, OSError):
+        text = f"Could not connect to {where} ({exc.strerror or type(exc).__name__})"
     else:
-        text = f"{type(exc).__name__}: {exc}"
-    if mailbox.password:
-        text = text.replace(mailbox.password, "********")
+        text = f"Unexpected error ({type(exc).__name__})"
     return text[:2000]
 
 
 def _check(typ: str, data, what: str) -> None:
     if typ != "OK":
-        detail = b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")[:300]
-        raise MailboxError(f"{what}: the server answered {typ} {detail}".strip())
+        raise MailboxError(f"{what}: the server answered {typ if typ in ('NO', 'BAD') else 'otherwise'}"
+                           f"{_reason(data)}.")
 
 
 def test_connection(mailbox: ReportingMailbox) -> str:
@@ -140,7 +190,7 @@ def test_connection(mailbox: ReportingMailbox) -> str:
             _close(conn)
     except Exception as exc:
         raise ValueError(describe(exc, mailbox)) from None
-    count = data[0].decode(errors="replace") if data and isinstance(data[0], bytes) else "?"
+    count = data[0].decode() if data and isinstance(data[0], bytes) and data[0].isdigit() else "?"
     return f"Connected to {mailbox.host}:{mailbox.port} as {mailbox.username}: {count} message(s) in {mailbox.folder}."
 
 
@@ -153,7 +203,7 @@ class PollResult:
     auto_replies: int = 0
     duplicates: int = 0
     already: int = 0  # logged on an earlier poll, only moved or flagged now
-    failed: int = 0  # could not be recorded; left in the mailbox for the next poll
+    failed: int = 0  # could not be recorded: logged as failed, moved or flagged for a person to read
     errors: dict[int, str] = field(default_factory=dict)
 
     def count(self, kind: str) -> None:
@@ -205,9 +255,13 @@ def _poll(conn: imaplib.IMAP4, mailbox: ReportingMailbox, result: PollResult) ->
     else:
         typ, data = conn.uid("SEARCH", "UNKEYWORD", PROCESSED_KEYWORD)
     _check(typ, data, "Searching the folder failed")
-    uids = [int(u) for u in (data[0] or b"").split() if u.isdigit()][:BATCH]
-    known = set(MailboxMessage.objects.filter(mailbox=mailbox, uidvalidity=uidvalidity, uid__in=uids)
-                .values_list("uid", flat=True))
+    found = [int(u) for u in (data[0] or b"").split() if u.isdigit()]
+    known = set(MailboxMessage.objects.filter(mailbox=mailbox, uidvalidity=uidvalidity,
+                                              uid__gte=min(found, default=0), uid__lte=max(found, default=0))
+                .values_list("uid", flat=True)) if found else set()
+    # New messages first, then those logged but not yet moved or flagged: a message that stays
+    # in the folder never takes the place of one not read yet.
+    uids = ([u for u in found if u not in known] + [u for u in found if u in known])[:BATCH]
     moved = False
     for uid in uids:
         if uid in known:
@@ -217,20 +271,48 @@ def _poll(conn: imaplib.IMAP4, mailbox: ReportingMailbox, result: PollResult) ->
             if fetched is None:  # gone since the search
                 continue
             raw, size = fetched
-            try:
-                kind = process(mailbox, uidvalidity, uid, raw, size)
-            except IntegrityError:  # another poll logged it first
+            kind = _process_or_log_failure(mailbox, uidvalidity, uid, raw, size)
+            if kind is None:
                 result.already += 1
-            except Exception:
-                # Never a reason to stop the others: left unprocessed for the next poll.
-                logger.exception("Reporting mailbox %s: message UID %s not recorded", mailbox.pk, uid)
+            elif kind == MailboxMessageKind.FAILED:
                 result.failed += 1
-                continue
             else:
                 result.count(kind)
-        moved |= _mark_processed(conn, mailbox, uid)
+        try:
+            moved |= _mark_processed(conn, mailbox, uid)
+        except MailboxError as exc:  # logged already: the next poll tries again, after new mail
+            logger.warning("Reporting mailbox %s: message UID %s not moved or flagged: %s", mailbox.pk, uid, exc)
     if moved:
         conn.expunge()
+
+
+def _process_or_log_failure(mailbox: ReportingMailbox, uidvalidity: int, uid: int, raw: bytes,
+                            size: int) -> str | None:
+    """The message's kind once recorded; None when another poll logged it first. A message that
+    cannot be recorded is tried ATTEMPTS times (a passing database conflict), then logged as
+    failed, with the reason's type only, and moved or flagged like any other: it stays in the
+    mailbox (or the processed folder) for a person to read, and never holds up the queue."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return process(mailbox, uidvalidity, uid, raw, size)
+        except Exception as exc:
+            if isinstance(exc, IntegrityError) and MailboxMessage.objects.filter(
+                    mailbox=mailbox, uidvalidity=uidvalidity, uid=uid).exists():
+                return None  # another poll logged it first
+            error = exc
+        logger.error("Reporting mailbox %s: message UID %s not recorded (attempt %s of %s)", mailbox.pk, uid,
+                     attempt, ATTEMPTS, exc_info=error)
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        MailboxMessage.objects.create(
+            mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, kind=MailboxMessageKind.FAILED,
+            received_at=timezone.now(),
+            note=(f"Could not be recorded ({type(error).__name__}); left in the mailbox"
+                  f"{' in “' + mailbox.processed_folder + '”' if mailbox.processed_folder else ', flagged'} "
+                  f"for a person to read. {size} bytes, SHA-256 {digest}."))
+    except IntegrityError:
+        return None
+    return MailboxMessageKind.FAILED
 
 
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
@@ -330,8 +412,9 @@ def _store_report(mailbox: ReportingMailbox, parsed: mailparse.Parsed, raw: byte
     if parsed.sender:
         reporter = (Person.objects.filter(email=parsed.sender).first()
                     or Person.objects.filter(email__iexact=parsed.sender).first())
+    verified = mailparse.sender_verified(parsed.authentication_results, parsed.sender, mailbox.trusted_authserv_id)
     report = ReportedEmail.objects.create(
-        mailbox=mailbox, reporter_email=parsed.sender, reporter=reporter, received_at=now,
+        mailbox=mailbox, reporter_email=parsed.sender, reporter=reporter, reporter_verified=verified, received_at=now,
         message_id=parsed.message_id, subject=parsed.subject, original_from=parsed.original_from,
         original_to=parsed.original_to, original_date=parsed.original_date, headers=parsed.headers,
         body_text=parsed.text, urls=parsed.urls,
@@ -339,6 +422,7 @@ def _store_report(mailbox: ReportingMailbox, parsed: mailparse.Parsed, raw: byte
                      for a in parsed.attachments],
         problems=parsed.problems, raw=raw, raw_size=max(size, len(raw)), sha256=hashlib.sha256(raw).hexdigest())
     record("phishing.email_reported", actor_label="bastion", obj=report,
-           after={"mailbox": mailbox.name, "reporter": parsed.sender, "subject": parsed.subject[:200],
+           after={"mailbox": mailbox.name, "reporter": parsed.sender, "reporter_verified": verified,
+                  "subject": parsed.subject[:200],
                   "sha256": report.sha256, "size": report.raw_size})
     return report

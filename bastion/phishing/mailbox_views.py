@@ -45,7 +45,8 @@ def report_list(request: AuthedRequest) -> HttpResponse:
     if status not in dict(STATUS_FILTERS):
         status = "open"
     found = (filtered(found, status).select_related("reporter", "assigned_to")
-             .only("id", "status", "verdict", "received_at", "reporter_email", "subject", "original_from",
+             .only("id", "status", "verdict", "received_at", "reporter_email", "reporter_verified", "subject",
+                   "original_from",
                    "reporter__first_name", "reporter__last_name", "assigned_to__email", "assigned_to__full_name")
              .order_by("-received_at", "-id"))
     page = Paginator(found, PER_PAGE).get_page(request.GET.get("page"))
@@ -91,10 +92,13 @@ def report_message(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 def mailbox_list(request: AuthedRequest) -> HttpResponse:
     mailboxes = list(access.mailboxes_visible_to(request.user).order_by("name")[:100])
+    # The log names who reported what: reported email is for the security team alone.
+    show_log = access.can_triage_reports(request.user)
     log = (MailboxMessage.objects.filter(mailbox__in=mailboxes).select_related("mailbox", "recipient")
-           .order_by("-received_at", "-id")[:LOG_SIZE])
+           .order_by("-received_at", "-id")[:LOG_SIZE]) if show_log else []
     return render(request, "phishing/reports/mailbox_list.html", {
-        "mailboxes": mailboxes, "log": log, "can_manage": access.can_manage_phishing(request.user)})
+        "mailboxes": mailboxes, "log": log, "show_log": show_log,
+        "can_manage": access.can_manage_phishing(request.user)})
 
 
 def _initial(found: ReportingMailbox) -> dict:

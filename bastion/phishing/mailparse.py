@@ -3,7 +3,9 @@
 Whatever the bytes, ``parse`` returns what could be read and never raises: a header that does
 not decode, a part that lies about its encoding or a broken MIME tree each add a line to
 ``problems`` and parsing goes on. Text is extracted, never rendered: HTML is reduced to its
-text and its link targets.
+text and its link targets by nh3 (html5ever, linear time), never by ``html.parser``, whose time
+grows with the square of some inputs on this Python (CVE-2025-6069); only the first
+``MAX_HTML`` characters of an HTML part are read, and a cut says so in ``problems``.
 
 - **Bounces and automatic replies**: a ``multipart/report`` (delivery status or read receipt),
   an ``Auto-Submitted`` header other than ``no``, or the usual auto-responder headers.
@@ -17,14 +19,15 @@ text and its link targets.
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html import unescape
-from html.parser import HTMLParser
 from urllib.parse import unquote
+
+import nh3
 
 MAX_TEXT = 100_000
 MAX_URLS = 200
@@ -34,6 +37,7 @@ MAX_HEADERS = 100
 MAX_HEADER_VALUE = 2000
 MAX_TOKENS = 20
 MAX_PARTS = 500
+MAX_HTML = 512 * 1024  # characters of one HTML part read for its text and links
 
 TOKEN_IN_URL = re.compile(r"/p/[a-z]/([A-Za-z0-9_-]{20,64})")
 URL = re.compile(r"""\b(?:https?|ftp)://[^\s<>"'`{}|\\^\[\]]+""", re.IGNORECASE)
@@ -67,6 +71,7 @@ class Parsed:
     tokens: list[str] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)  # of originals quoted or attached
     problems: list[str] = field(default_factory=list)
+    authentication_results: list[str] = field(default_factory=list)  # of the message itself
 
 
 def _header(msg: Message, name: str, problems: list[str]) -> str:
@@ -108,43 +113,35 @@ def _addresses(value: str) -> str:
     return ", ".join(f"{n} <{a}>" if n else a for n, a in pairs if a or n)[:MAX_HEADER_VALUE]
 
 
-class _HtmlText(HTMLParser):
-    """The text and link targets of an HTML part; scripts and styles dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.links: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        if tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3"):
-            self.text.append("\n")
-        for name, value in attrs:
-            if name in ("href", "src", "action") and value:
-                self.links.append(value.strip())
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.text.append(data)
+# Tags whose link targets are collected (the old parser took them from any tag).
+_LINK_TAGS = {"a", "area", "img", "form", "iframe", "frame", "embed", "source", "input", "button", "link",
+              "base", "video", "audio", "track", "object", "table", "td", "th", "body", "div", "span", "p"}
+_LINK_ATTRIBUTES = {"*": {"href", "src", "action", "formaction", "background"}}
+_BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3"}
+_TAG = re.compile(r"<[^>]*>")
 
 
 def html_to_text(markup: str) -> tuple[str, list[str]]:
-    parser = _HtmlText()
+    """The text of an HTML part (scripts and styles dropped, a line break for each block) and
+    its link targets. nh3 parses in linear time; its output is well-formed, so a plain regex
+    can then turn its few remaining tags into line breaks."""
+    links: list[str] = []
+
+    def collect(tag: str, attribute: str, value: str) -> str | None:
+        if value and len(links) < MAX_URLS * 5:
+            links.append(value.strip())
+        return None  # nothing is kept: only the values are wanted
+
     try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # noqa: S110 - html.parser is lenient; keep what was read
-        pass
-    text = re.sub(r"[ \t\r\f\v]+", " ", "".join(parser.text))
+        nh3.clean(markup, tags=_LINK_TAGS, attributes=_LINK_ATTRIBUTES, attribute_filter=collect, link_rel=None)
+        blocks = nh3.clean(markup, tags=_BREAKS, attributes={}, clean_content_tags={"script", "style"},
+                           link_rel=None)
+    except Exception:  # nh3 reads any string; kept so a surprise costs the text, not the message
+        return "", links
+    text = unescape(_TAG.sub("\n", blocks))
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
-    return text, parser.links
+    return text, links
 
 
 def _decoded(part: Message, problems: list[str]) -> bytes:
@@ -227,9 +224,39 @@ def _unique(values, limit: int) -> list[str]:
     return list(seen)
 
 
+def _date(value: str, problems: list[str]) -> datetime | None:
+    """The Date header as an aware datetime every database stores: its UTC value within the
+    years 1 to 9998 (9999 with an offset overflows some databases' conversions)."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+        if parsed.tzinfo is None:
+            return None
+        utc = parsed.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        problems.append("The Date header is not a date.")
+        return None
+    if not 1 <= utc.year <= 9998:
+        problems.append("The Date header is not a date.")
+        return None
+    return utc
+
+
 def parse(raw: bytes) -> Parsed:
     """Everything Bastion needs from one message; never raises."""
     out = Parsed()
+    try:
+        return _parse(raw, out)
+    except Exception as exc:  # a case the steps below did not foresee: keep what was read
+        out.problems.append(f"The message could not be read to the end ({type(exc).__name__}).")
+        try:
+            return _storable(out)
+        except Exception:
+            return Parsed(problems=[f"The message could not be read ({type(exc).__name__})."])
+
+
+def _parse(raw: bytes, out: Parsed) -> Parsed:
     problems = out.problems
     try:
         msg = message_from_bytes(raw, policy=policy.compat32)
@@ -241,6 +268,10 @@ def parse(raw: bytes) -> Parsed:
 
     out.message_id = _header(msg, "Message-ID", problems)[:500]
     out.sender = parseaddr(_header(msg, "From", problems))[1].lower()[:320]
+    try:
+        out.authentication_results = [_value_text(v) for v in (msg.get_all("Authentication-Results") or [])[:20]]
+    except Exception:
+        problems.append("The Authentication-Results headers could not be read.")
     out.automated = _is_automated(msg, problems)
 
     original = _attached_message(msg, problems)
@@ -250,13 +281,7 @@ def parse(raw: bytes) -> Parsed:
         out.subject = re.sub(r"^\s*((fwd?|fw|tr|wg|rv)\s*:\s*)+", "", out.subject, flags=re.IGNORECASE)
     out.original_from = _addresses(_decode_words(_header(reported, "From", problems)))[:1000]
     out.original_to = _addresses(_decode_words(_header(reported, "To", problems)))
-    date = _header(reported, "Date", problems)
-    if date:
-        try:
-            parsed_date = parsedate_to_datetime(date)
-            out.original_date = parsed_date if parsed_date.tzinfo else None
-        except (TypeError, ValueError, IndexError):
-            problems.append("The Date header is not a date.")
+    out.original_date = _date(_header(reported, "Date", problems), problems)
     try:
         out.headers = [[str(k)[:200], _decode_words(_value_text(v))[:MAX_HEADER_VALUE]]
                        for k, v in list(reported.items())[:MAX_HEADERS]]
@@ -302,6 +327,7 @@ def _storable(out: Parsed) -> Parsed:
     out.headers = [[_text(k), _text(v)] for k, v in out.headers]
     out.urls, out.problems = [_text(u) for u in out.urls], [_text(p) for p in out.problems]
     out.tokens, out.message_ids = [_text(t) for t in out.tokens], [_text(i) for i in out.message_ids]
+    out.authentication_results = [_text(a) for a in out.authentication_results]
     for attachment in out.attachments:
         attachment.name, attachment.content_type = _text(attachment.name), _text(attachment.content_type)
     return out
@@ -331,13 +357,19 @@ def _read_parts(msg: Message, problems: list[str]) -> tuple[list[str], list[str]
                 stack[0:0] = [p for p in payload if isinstance(p, Message)]
             continue
         filename = _filename(part, problems)
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        # 8-bit bytes make compat32 return a Header object, not a str: read it as text.
+        disposition = _value_text(part.get("Content-Disposition")).split(";")[0].strip().lower()
         if filename or disposition == "attachment" or not content_type.startswith("text/"):
             if part is not msg or filename:
                 _attach(part, content_type, None, attachments, problems)
                 continue
         if content_type == "text/html":
-            text, found = html_to_text(_text_of(part, problems))
+            markup = _text_of(part, problems)
+            if len(markup) > MAX_HTML:
+                problems.append(f"An HTML part of {len(markup):,} characters was cut at {MAX_HTML:,}: the text "
+                                f"and links after that were not read (the message itself is kept).")
+                markup = markup[:MAX_HTML]
+            text, found = html_to_text(markup)
             texts.append(text)
             links += found
         elif content_type.startswith("text/"):
@@ -378,3 +410,49 @@ def _decode_words(value: str) -> str:
         return str(make_header(decode_header(value)))
     except Exception:
         return value
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment: the same domain, or one a subdomain of the other."""
+    domain, from_domain = domain.strip().strip(".").lower(), from_domain.lower()
+    return bool(domain) and (domain == from_domain or from_domain.endswith("." + domain)
+                             or domain.endswith("." + from_domain))
+
+
+def sender_verified(results: list[str], sender: str, authserv_id: str) -> bool:
+    """Whether the mail server named `authserv_id` (the organisation's own, which removes any
+    header claiming its name from incoming mail, RFC 8601 section 5) vouched for the From
+    address `sender`: dmarc=pass, or dkim=pass or spf=pass for a domain aligned with it.
+    Headers from any other server are ignored; no `authserv_id`, nothing is verified."""
+    authserv_id = authserv_id.strip().lower()
+    from_domain = sender.rpartition("@")[2].lower()
+    if not authserv_id or not from_domain or "@" not in sender:
+        return False
+    for header in results:
+        text = header
+        while _COMMENT.search(text):  # comments nest; each pass removes the innermost
+            text = _COMMENT.sub(" ", text)
+        server, *found = text.split(";")
+        if not server.split() or server.split()[0].lower() != authserv_id:
+            continue
+        for result in found:
+            words = result.split()
+            if not words or "=" not in words[0]:
+                continue
+            method, _, outcome = words[0].lower().partition("=")
+            properties = {}
+            for word in words[1:]:
+                name, _, value = word.partition("=")
+                properties[name.lower()] = value.strip('"').rpartition("@")[2]
+            if outcome != "pass":
+                continue
+            if method == "dmarc" and _aligned(properties.get("header.from", from_domain), from_domain):
+                return True
+            if method == "dkim" and _aligned(properties.get("header.d", properties.get("header.i", "")), from_domain):
+                return True
+            if method == "spf" and _aligned(properties.get("smtp.mailfrom", ""), from_domain):
+                return True
+    return False

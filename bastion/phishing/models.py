@@ -350,6 +350,17 @@ class Recipient(models.Model):
     deferrals = models.PositiveSmallIntegerField(default=0, help_text="Times the mail server said “try later”")
     remedial_at = models.DateTimeField(null=True, blank=True)
     remedial_problem = models.TextField(blank=True)
+    # What the recipient did, kept with each event recorded (tracking.py), so that a campaign's
+    # figures read its recipients without its events: for each kind, the first event (raw) and
+    # the first no rule flagged (filtered; cleared again when a rule flags it later).
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+    first_submitted_at = models.DateTimeField(null=True, blank=True)
+    first_reported_at = models.DateTimeField(null=True, blank=True)
+    human_opened_at = models.DateTimeField(null=True, blank=True)
+    human_clicked_at = models.DateTimeField(null=True, blank=True)
+    human_submitted_at = models.DateTimeField(null=True, blank=True)
+    human_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["send_after", "id"]
@@ -404,6 +415,9 @@ class TrackingEvent(models.Model):
             # The clicks the "no human signal" rule has still to decide on.
             models.Index(fields=["at"], name="phishing_click_unconfirmed",
                          condition=models.Q(kind="clicked", automated=False, human_at__isnull=True)),
+            # The campaign page's flagged hits, newest first: a page is read from the index's end.
+            models.Index(fields=["-at", "-id", "recipient"], name="phishing_event_flagged",
+                         condition=models.Q(automated=True)),
         ]
 
 
@@ -562,6 +576,10 @@ class ReportingMailbox(models.Model):
                                         help_text="Processed mail is moved here; blank: it stays, flagged "
                                                   "\\Seen and $BastionProcessed")
     enabled = models.BooleanField(default=True)
+    trusted_authserv_id = models.CharField(
+        max_length=253, blank=True, verbose_name="Trusted authserv-id",
+        help_text="The authserv-id your own mail server writes in Authentication-Results (often its host "
+                  "name). Blank: no reporter's address is taken as verified, and nobody is thanked by email.")
     last_poll_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -598,6 +616,7 @@ class MailboxMessageKind(models.TextChoices):
     BOUNCE = "bounce", "A bounce (delivery status notification)"
     AUTO_REPLY = "auto-reply", "An automatic reply"
     DUPLICATE = "duplicate", "Already processed (same Message-ID)"
+    FAILED = "failed", "Could not be recorded (left in the mailbox for a person to read)"
 
 
 class MailboxMessage(models.Model):
@@ -666,6 +685,9 @@ class ReportedEmail(models.Model):
     reporter_email = models.CharField(max_length=320, blank=True)
     reporter = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+", help_text="Matched by the From address")
+    reporter_verified = models.BooleanField(
+        default=False, help_text="The From address was authenticated (DMARC, or aligned DKIM or SPF) by the "
+                                 "organisation's own mail server; otherwise anyone could have written it")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     message_id = models.CharField(max_length=500, blank=True)
     subject = models.CharField(max_length=1000, blank=True, help_text="Of the reported email")

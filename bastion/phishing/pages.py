@@ -8,7 +8,6 @@ refusals are shown beside the form with nothing saved. Previews of templates and
 are served from their own URL with ``Content-Security-Policy: sandbox`` and no script, so
 nothing in a lure ever runs in Bastion's origin."""
 
-import csv
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from bastion.lib.http import AuthedRequest, is_htmx, parse_id
 from bastion.lib.markdown import render_markdown
-from bastion.lib.spreadsheet import safe_cell
+from bastion.lib.spreadsheet import streamed_csv
 
 from . import access, actions, results
 from .forms import (
@@ -81,6 +80,14 @@ def _one(queryset, pk: int):
     if found is None:
         raise Http404
     return found
+
+
+MAX_PAGE = 1_000_000  # a page number past it is read as the last page; its offset fits any database
+
+
+def _page_number(request: AuthedRequest, name: str) -> int:
+    """The page asked for, from 1 to MAX_PAGE: its offset is computed before the count is known."""
+    return min(parse_id(request.GET.get(name)) or 1, MAX_PAGE)
 
 
 def _page(items, request: AuthedRequest, per_page: int, name: str = "page"):
@@ -227,7 +234,7 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _groups_page(request: AuthedRequest, campaign: Campaign, by: str, name: str) -> dict:
-    number = parse_id(request.GET.get(name)) or 1
+    number = _page_number(request, name)
     items, total = results.campaign_groups(campaign, by, GROUPS_PER_PAGE, (number - 1) * GROUPS_PER_PAGE)
     pages = max(1, -(-total // GROUPS_PER_PAGE))
     if number > pages:
@@ -257,7 +264,7 @@ def _pager(request: AuthedRequest, name: str, region: str, number: int, pages: i
 
 
 def _recipients_page(request: AuthedRequest, campaign: Campaign) -> dict:
-    number = parse_id(request.GET.get("rpage")) or 1
+    number = _page_number(request, "rpage")
     items, total = results.recipient_rows(campaign, RECIPIENTS_PER_PAGE, (number - 1) * RECIPIENTS_PER_PAGE)
     pages = max(1, -(-total // RECIPIENTS_PER_PAGE))
     if number > pages:
@@ -334,25 +341,11 @@ def campaign_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
         "can_cancel": campaign.can_move_to(CampaignStatus.CANCELLED)}, status=409 if problem else 200)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 def campaign_csv(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
     """The same per-recipient CSV as the API's, for a signed-in browser."""
     campaign = access.get_campaign_for_view(request.user, _id(pk))
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(results.CSV_HEADER)
-        for row in results.csv_rows(campaign):
-            yield writer.writerow([safe_cell(v) for v in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
-    return response
+    return streamed_csv(results.CSV_HEADER, results.csv_rows(campaign), f"campaign-{campaign.pk}-results.csv")
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -619,9 +612,12 @@ def rules_edit(request: AuthedRequest) -> HttpResponse:
 @login_required
 def repeat_clickers(request: AuthedRequest) -> HttpResponse:
     access.campaigns_visible_to(request.user)
-    number = parse_id(request.GET.get("page")) or 1
+    number = _page_number(request, "page")
     items, total = results.repeat_clickers(PER_PAGE, (number - 1) * PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
+    if number > pages:
+        number = pages
+        items, total = results.repeat_clickers(PER_PAGE, (number - 1) * PER_PAGE)
     return render(request, "phishing/manage/repeat_clickers.html", {
         "items": items, "total": total, "number": number, "pages": pages,
         "previous": number - 1 if number > 1 else None, "next": number + 1 if number < pages else None})

@@ -24,11 +24,18 @@ class MailboxForm(forms.Form):
                                        help_text="Blank: processed mail stays where it is, flagged as seen and "
                                                  "$BastionProcessed.")
     enabled = forms.BooleanField(required=False, initial=True, label="Read this mailbox every minute")
+    trusted_authserv_id = forms.CharField(
+        max_length=253, required=False, label="Your mail server's authserv-id",
+        help_text="The name your own mail server writes first in the Authentication-Results header it adds "
+                  "(and removes from incoming mail). A reporter is shown as verified, and may be thanked by "
+                  "email, only when that server passed DMARC, or DKIM or SPF for the From domain. Blank: every "
+                  "reporter is unverified.")
 
     def __init__(self, *args, editing: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["password"].help_text = (
-            "Never shown: leave it blank to keep the stored one." if editing else "Stored to log in; never shown back.")
+            "Never shown: leave it blank to keep the stored one, unless you change the server, port, encryption "
+            "or user name." if editing else "Stored to log in; never shown back.")
         self.fields["password"].required = not editing
 
 
@@ -39,7 +46,8 @@ class TriageForm(forms.Form):
                                                                  label="Analyst", empty_label="Nobody")
     note = forms.CharField(required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 4}))
     thank = forms.BooleanField(required=False, label="Thank the reporter by email",
-                               help_text="Once, with the verdict if there is one; only to someone in the directory.")
+                               help_text="Once, with the verdict if there is one; only to someone in the directory "
+                                         "whose address your mail server verified.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

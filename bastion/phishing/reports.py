@@ -14,7 +14,10 @@ from bastion.lib.emails import queue_email
 from .models import REPORT_TRANSITIONS, ReportedEmail, ReportingMailbox, ReportStatus, ReportVerdict
 
 MAILBOX_FIELDS = ("name", "host", "port", "security", "allow_plaintext", "username", "folder", "processed_folder",
-                  "enabled")
+                  "enabled", "trusted_authserv_id")
+# Where the stored password would be sent: changing any of them needs the password typed again,
+# or a team member could point the mailbox at their own server and have Bastion log in there.
+CONNECTION_FIELDS = ("host", "port", "security", "allow_plaintext", "username")
 
 
 def _settings(mailbox: ReportingMailbox) -> dict:
@@ -24,7 +27,7 @@ def _settings(mailbox: ReportingMailbox) -> dict:
 def do_save_mailbox(mailbox: ReportingMailbox | None, *, acting_user, password: str = "",
                     **fields) -> ReportingMailbox:
     """Create (`mailbox` None) or change a reporting mailbox. A blank `password` keeps the
-    stored one. ValidationError per field, nothing saved, if anything is wrong (a plaintext
+    stored one, only while the connection (CONNECTION_FIELDS) is unchanged. ValidationError per field, nothing saved, if anything is wrong (a plaintext
     connection to a host that is not loopback without the explicit allowance, among others)."""
     creating = mailbox is None
     mailbox = mailbox or ReportingMailbox(created_by=acting_user)
@@ -37,6 +40,10 @@ def do_save_mailbox(mailbox: ReportingMailbox | None, *, acting_user, password: 
         mailbox.password = password
     if creating and not mailbox.password:
         raise ValidationError({"password": "Give the mailbox's password."})
+    if before is not None and not password and any(before[f] != getattr(mailbox, f) for f in CONNECTION_FIELDS):
+        raise ValidationError({"password": "Type the password again: the server, port, encryption or user name "
+                                           "changed, and the stored password is only ever sent where it was "
+                                           "given for."})
     for name in ("username", "password"):  # IMAP LOGIN takes ASCII
         if not getattr(mailbox, name).isascii():
             raise ValidationError({name: f"The {name.replace('username', 'user name')} must be ASCII characters only."})
@@ -60,7 +67,8 @@ def do_triage(report: ReportedEmail, *, acting_user, status: str | None = None, 
     """Change a reported email's status (new → triaging → resolved, reopened to triaging),
     verdict, note and, when `assign`, the analyst (`assigned_to`; None: nobody). Resolving
     needs a verdict. `thank` emails the reporter a thank-you through the outbox, once, and only
-    to a reporter found in the directory (never to an address a sender could have forged).
+    to a reporter found in the directory whose address the organisation's mail server
+    authenticated (never to an address a sender could have forged); it never quotes the subject.
     ValidationError, fit to show, when a change is refused; nothing is saved."""
     with transaction.atomic():
         report = ReportedEmail.objects.select_for_update().get(pk=report.pk)
@@ -95,6 +103,9 @@ def do_triage(report: ReportedEmail, *, acting_user, status: str | None = None, 
         thanking = thank and report.thanked_at is None
         if thanking and (report.reporter is None or not report.reporter.email):
             errors["thank"] = "Only a reporter found in the directory is thanked by email."
+        elif thanking and not report.reporter_verified:
+            errors["thank"] = ("The reporter's address is unverified (your mail server did not authenticate it): "
+                               "anyone could have written it, so no thank-you is sent.")
         if errors:
             raise ValidationError(errors)
         after = {"status": report.status, "verdict": report.verdict, "note": report.note,
@@ -107,8 +118,9 @@ def do_triage(report: ReportedEmail, *, acting_user, status: str | None = None, 
             assert report.reporter is not None
             report.thanked_at = now
             after["thanked"] = report.reporter.email
+            # Never the subject: it is the sender's text, not ours.
             queue_email(report.reporter.email, "phishing_report_thanks", {
-                "first_name": report.reporter.first_name, "subject": report.subject,
+                "first_name": report.reporter.first_name, "reported_on": report.received_at,
                 "verdict": report.get_verdict_display() if report.verdict else ""})
         report.save(update_fields=["status", "verdict", "note", "assigned_to", "triaged_at", "triaged_by",
                                    "thanked_at"])

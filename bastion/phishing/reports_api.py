@@ -31,6 +31,8 @@ class ReportSummary(Schema):
     received_at: datetime
     reporter_email: str
     reporter: int | None = Field(description="The reporter's directory record, when the From address matched")
+    reporter_verified: bool = Field(description="The organisation's mail server authenticated the From address "
+                                                "(DMARC, or aligned DKIM or SPF); false: anyone could have written it")
     subject: str
     original_from: str
     assigned_to: str | None = Field(description="The analyst's email")
@@ -157,10 +159,15 @@ class MailboxIn(Schema):
     security: Literal["tls", "starttls", "none"] = "tls"
     allow_plaintext: bool = Field(False, description="Plaintext to a host that is not loopback")
     username: str = Field(min_length=1, max_length=200)
-    password: str = Field("", max_length=500, description="Required at creation; blank keeps the stored one")
+    password: str = Field("", max_length=500, description="Required at creation and whenever host, port, security, "
+                                                          "allow_plaintext or username change; blank otherwise "
+                                                          "keeps the stored one")
     folder: str = Field("INBOX", max_length=200)
     processed_folder: str = Field("", max_length=200, description="Blank: flag processed mail instead of moving it")
     enabled: bool = True
+    trusted_authserv_id: str = Field("", max_length=253, description="The authserv-id of the organisation's own "
+                                                                     "mail server in Authentication-Results; blank: "
+                                                                     "no reporter is verified")
 
 
 class MailboxOut(Schema):
@@ -175,6 +182,7 @@ class MailboxOut(Schema):
     folder: str
     processed_folder: str
     enabled: bool
+    trusted_authserv_id: str
     last_poll_at: datetime | None
     last_success_at: datetime | None
     last_error: str

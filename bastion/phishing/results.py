@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Subquery
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Subquery
 
 from .models import Campaign, CampaignStatus, EventKind, Recipient, RecipientStatus, TrackingEvent
 
@@ -49,14 +49,23 @@ def campaign_results(campaign: Campaign) -> dict:
 
 
 def _campaign_results(campaign: Campaign) -> dict:
-    statuses = dict(campaign.recipients.values_list("status").annotate(n=Count("pk")).order_by())
+    # One scan of the campaign's recipients: their statuses with what they did (the summary each
+    # event keeps on its recipient, tracking.py), then the first reports' times for the median.
+    reported = Q(human_reported_at__isnull=False, sent_at__isnull=False)
+    aggregates = {"n": Count("pk"), "timed_reports": Count("pk", filter=reported)}
+    for kind in KINDS:
+        aggregates[f"{kind}_raw"] = Count(f"first_{kind}_at")
+        aggregates[f"{kind}_filtered"] = Count(f"human_{kind}_at")
+    rows = cast(list[dict[str, Any]], list(campaign.recipients.order_by().values("status").annotate(**aggregates)))
+    statuses = {row["status"]: row["n"] for row in rows}
+    counts = {name: sum(row[name] for row in rows) for name in aggregates}
     sent = statuses.get(RecipientStatus.SENT, 0)
-    events = TrackingEvent.objects.filter(recipient__campaign=campaign)
-    counts = _stage_counts_of(campaign)
-    # Time to report: from each recipient's send to their first report (filtered).
-    firsts = (events.filter(kind=EventKind.REPORTED, automated=False).values("recipient")
-              .annotate(first=Min("at")).values_list("first", "recipient__sent_at"))
-    delays = [(first - sent_at).total_seconds() for first, sent_at in firsts if sent_at]
+    # Time to report: from each recipient's send to their first report (filtered); its median
+    # read from the sorted delays (the middle one or two), not every delay.
+    n = counts["timed_reports"]
+    delays = [delay.total_seconds() for delay in campaign.recipients.filter(reported).order_by()
+              .annotate(delay=ExpressionWrapper(F("human_reported_at") - F("sent_at"), output_field=DurationField()))
+              .order_by("delay").values_list("delay", flat=True)[(n - 1) // 2:n // 2 + 1]] if n else []
     raw = {k.value: counts[f"{k}_raw"] for k in KINDS}
     filtered = {k.value: counts[f"{k}_filtered"] for k in KINDS}
     return {
@@ -72,37 +81,9 @@ def _campaign_results(campaign: Campaign) -> dict:
     }
 
 
-def _stage_counts_of(campaign: Campaign) -> dict[str, int]:
-    """Recipients per stage, raw (any hit) and filtered (a hit no rule flagged), in one pass:
-    each (recipient, kind) once, with whether any of its hits was a person's, then counted by
-    kind — one hash aggregate where eight COUNT(DISTINCT …) would sort the events eight times."""
-    events, recipients = TrackingEvent._meta.db_table, Recipient._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT kind, COUNT(*), SUM(human) FROM ("  # noqa: S608 - table names from the models
-            "SELECT e.recipient_id, e.kind, MAX(CASE WHEN e.automated THEN 0 ELSE 1 END) AS human "
-            f"FROM {events} e JOIN {recipients} r ON r.id = e.recipient_id WHERE r.campaign_id = %s "
-            "GROUP BY e.recipient_id, e.kind) per_recipient GROUP BY kind", [campaign.pk])
-        rows = cursor.fetchall()
-    counts = {f"{kind}_{which}": 0 for kind in KINDS for which in ("raw", "filtered")}
-    for kind, raw, human in rows:
-        counts[f"{kind}_raw"], counts[f"{kind}_filtered"] = raw, int(human or 0)
-    return counts
-
-
 # --- by department and by manager ------------------------------------------------------------
 
 GROUPINGS = {"department": "person__department", "manager": "person__manager"}
-
-
-def _stage_counts(prefix: str = "") -> dict:
-    """Distinct recipients per stage, raw and filtered, as aggregates over tracking events."""
-    aggregates = {}
-    for kind in KINDS:
-        aggregates[f"{kind}_raw"] = Count(f"{prefix}recipient", distinct=True, filter=Q(kind=kind))
-        aggregates[f"{kind}_filtered"] = Count(f"{prefix}recipient", distinct=True,
-                                               filter=Q(kind=kind, automated=False))
-    return aggregates
 
 
 def _figures(sent: int, counts: dict) -> dict:
@@ -122,31 +103,36 @@ def campaign_groups(campaign: Campaign, by: str, limit: int = 100, offset: int =
 
 
 def _campaign_groups(campaign: Campaign, field: str, by: str, limit: int, offset: int) -> tuple[list[dict], int]:
-    groups = (campaign.recipients.order_by().values(field)
-              .annotate(recipients=Count("pk"), sent=Count("pk", filter=Q(status=RecipientStatus.SENT))))
-    total = groups.count()
-    page = list(groups.order_by(field)[offset:offset + limit])
-    keys = [row[field] for row in page]
-    events = (TrackingEvent.objects.filter(recipient__campaign=campaign)
-              .filter(Q(**{f"recipient__{field}__in": [k for k in keys if k is not None]})
-                      | (Q(**{f"recipient__{field}__isnull": True}) if None in keys else Q(pk__in=[])))
-              .order_by().values(f"recipient__{field}").annotate(**_stage_counts()))
-    by_key = {row.pop(f"recipient__{field}"): row for row in events}
+    # One statement over the campaign's recipients and their people: the page of groups with
+    # how many there are (a window count over the grouped rows) and each group's figures, from
+    # the recipients' summaries (tracking.py).
+    from bastion.people.models import Person
+
+    column = {"department": "department", "manager": "manager_id"}[by]
+    people, recipients = Person._meta.db_table, Recipient._meta.db_table
+    stages = ", ".join(f"COUNT(r.first_{kind}_at), COUNT(r.human_{kind}_at)" for kind in KINDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.{column}, COUNT(*), SUM(CASE WHEN r.status = %s THEN 1 ELSE 0 END), COUNT(*) OVER (), "  # noqa: S608
+            f"{stages} FROM {recipients} r JOIN {people} p ON p.id = r.person_id WHERE r.campaign_id = %s "
+            f"GROUP BY p.{column} ORDER BY p.{column} LIMIT %s OFFSET %s",
+            [RecipientStatus.SENT.value, campaign.pk, limit, offset])
+        page = cursor.fetchall()
+    total = page[0][3] if page else campaign.recipients.order_by().values(field).distinct().count()
+    keys = [row[0] for row in page]
+    by_key = {row[0]: {f"{kind}_{which}": row[4 + 2 * n + m] for n, kind in enumerate(KINDS)
+                       for m, which in enumerate(("raw", "filtered"))} for row in page}
     names = {}
     if by == "manager":
-        from bastion.people.models import Person
-
         names = {p["pk"]: f"{p['first_name']} {p['last_name']}"
                  for p in Person.objects.filter(pk__in=[k for k in keys if k]).values("pk", "first_name", "last_name")}
     items = []
-    for row in page:
-        key = row[field]
+    for key, count, sent, *_ in page:
         if by == "manager":
             label = names.get(key, "") if key else "No manager"
         else:
             label = key or "No department"
-        items.append({"key": key, "label": label, "recipients": row["recipients"],
-                      **_figures(row["sent"], by_key.get(key, {}))})
+        items.append({"key": key, "label": label, "recipients": count, **_figures(int(sent or 0), by_key.get(key, {}))})
     return items, total
 
 
@@ -162,8 +148,9 @@ def repeat_clickers(limit: int = 100, offset: int = 0, min_campaigns: int = 2) -
     key = [TrackingEvent.objects.order_by("-pk").values_list("pk", flat=True).first(),
            Campaign.objects.aggregate(flagged=Max("results_changed_at"), campaigns=Count("pk")),
            Person.objects.aggregate(changed=Max("updated_at"))["changed"], limit, offset, min_campaigns]
-    return cache.get_or_set("phishing-repeat-clickers:" + hashlib.sha256(repr(key).encode()).hexdigest(),
-                            lambda: _repeat_clickers(limit, offset, min_campaigns), CACHE_SECONDS)
+    return cast(tuple[list[dict], int],
+                cache.get_or_set("phishing-repeat-clickers:" + hashlib.sha256(repr(key).encode()).hexdigest(),
+                                 lambda: _repeat_clickers(limit, offset, min_campaigns), CACHE_SECONDS))
 
 
 def _repeat_clickers(limit: int, offset: int, min_campaigns: int) -> tuple[list[dict], int]:
@@ -251,9 +238,11 @@ def recipient_rows(campaign: Campaign, limit: int = 50, offset: int = 0) -> tupl
     flagged, and how many were flagged), and how many there are: two queries."""
     recipients = campaign.recipients.order_by("pk")
     total = recipients.count()
-    rows = (recipients.values("person", "email", "person__first_name", "person__last_name", "person__department",
-                              "template__name", "status", "sent_at", "error")
-            .annotate(**_firsts())[offset:offset + limit])
+    # The page's recipients first (a sliced subquery), so only their events are aggregated.
+    rows = (recipients.filter(pk__in=recipients.values("pk")[offset:offset + limit])
+            .values("person", "email", "person__first_name", "person__last_name", "person__department",
+                    "template__name", "status", "sent_at", "error")
+            .annotate(**_firsts()))
     return [{"person": r["person"], "email": r["email"],
              "name": f"{r['person__first_name']} {r['person__last_name']}", "department": r["person__department"],
              "template": r["template__name"], "status": r["status"], "sent_at": r["sent_at"], "error": r["error"],

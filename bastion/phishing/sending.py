@@ -122,25 +122,39 @@ def smtp_connection(profile: SendingProfile) -> SmtpBackend:
 
 
 def describe(exc: Exception, profile: SendingProfile) -> str:
-    """A readable error with the profile's password never in it."""
+    """A readable error with the profile's password never in it. A mail server's reply is quoted
+    (the team needs "550 relaying denied" to fix things); the first words of something that is
+    not a mail server (an SSH banner on the port, say) are not, so the test send cannot be used
+    to read other services' banners."""
     if isinstance(exc, (MessageUncertain, RefusingEverything)):
         text = str(exc)
+    elif isinstance(exc, smtplib.SMTPResponseException) and not 400 <= exc.smtp_code <= 599:
+        where = urlparse(profile.smtp_url)
+        text = f"{where.hostname}:{where.port or 'the default port'} did not answer as a mail server"
     elif isinstance(exc, smtplib.SMTPResponseException):
         err = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        text = f"The mail server answered {exc.smtp_code} {err}"
+        text = f"The mail server answered {exc.smtp_code} {_printable(err)}"
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, answer = next(iter(exc.recipients.values()), (None, b""))
         said = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
-        text = f"The mail server refused the recipient: {code} {said}" if code else "The mail server refused the recipient"
+        text = (f"The mail server refused the recipient: {code} {_printable(said)}" if code
+                else "The mail server refused the recipient")
     elif isinstance(exc, ConnectionRefusedError):
         text = "Could not connect to the mail server (connection refused)"
     elif isinstance(exc, TimeoutError):
         text = "The mail server did not answer in time"
+    elif isinstance(exc, smtplib.SMTPServerDisconnected):
+        text = "The mail server closed the connection"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    if profile.password:
-        text = text.replace(profile.password, "********")
+    if profile.password and profile.password in text:
+        # Masking the password inside the text would show where its letters stand.
+        return f"The mail server's answer is not shown because it contained the password ({type(exc).__name__})"
     return text[:2000]
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
 def start_due_campaigns(now: datetime) -> list[int]:

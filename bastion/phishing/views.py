@@ -1,7 +1,8 @@
 """The tracking links in a simulation: no sign-in, the recipient's token is the credential.
 
-Each hit is one read of the recipient and one insert of the event. An unknown, malformed or
-never-sent token (a test send's links, a cancelled recipient's) answers the same bare 404 —
+An open, a click or a report is one statement on PostgreSQL (two on SQLite): the recipient's
+summary updated and the event inserted (tracking.record_hit_by_token). An unknown,
+malformed or never-sent token (a test send's links, a cancelled recipient's) answers the same bare 404 —
 the same bytes whichever it is, so a response tells nothing about which tokens exist — and
 records nothing. A token used again is a hit again (raw figures count hits; rates count people
 once). A submitted fake form records only that it was submitted: the fields have no names, so a
@@ -49,29 +50,33 @@ def _not_found() -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        recipient = _recipient(token)
-    except Http404:
+    if not _TOKEN.fullmatch(token) or tracking.record_hit_by_token(request, token, EventKind.OPENED) is None:
         return _not_found()
-    tracking.record_hit(request, recipient, EventKind.OPENED)
     return HttpResponse(PIXEL, content_type="image/gif")
 
 
 def _human_step(request: HttpRequest, recipient: Recipient, kind: str) -> None:
     event = tracking.record_hit(request, recipient, kind)
-    if not event.automated:
+    if kind == EventKind.SUBMITTED and not event.automated:
+        tracking.human_signal(recipient.pk)  # a person filled in the form after their click
+    # A click the "no human signal" rule still judges is not yet a person's: its training waits
+    # for the signal (tracking.human_signal).
+    if not event.automated and not tracking.awaits_human_signal(event):
         actions.apply_remedial(recipient, kind)
 
 
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def click(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        recipient = _recipient(token, "campaign")
-    except Http404:
+    hit = tracking.record_hit_by_token(request, token, EventKind.CLICKED) if _TOKEN.fullmatch(token) else None
+    if hit is None:
         return _not_found()
-    _human_step(request, recipient, EventKind.CLICKED)
-    return HttpResponseRedirect(f"/p/l/{recipient.token}/")
+    # A click the "no human signal" rule still judges is not yet a person's: its training waits
+    # for the signal (tracking.human_signal).
+    if hit.remedial_programme and not hit.event.automated and not tracking.awaits_human_signal(hit.event):
+        actions.apply_remedial(Recipient.objects.select_related("campaign").get(pk=hit.event.recipient_id),
+                               EventKind.CLICKED)
+    return HttpResponseRedirect(f"/p/l/{token}/")
 
 
 @never_cache
@@ -102,7 +107,6 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
         recipient = _recipient(token, "campaign")
     except Http404:
         return _not_found()
-    tracking.human_signal(recipient.pk)  # a person filled in the form after their click
     _human_step(request, recipient, EventKind.SUBMITTED)
     return HttpResponseRedirect(f"/p/l/{recipient.token}/?submitted=1")
 
@@ -110,13 +114,14 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def report(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST":
+        if not _TOKEN.fullmatch(token) or tracking.record_hit_by_token(request, token, EventKind.REPORTED) is None:
+            return _not_found()
+        return render(request, "phishing/reported.html", {})
     try:
         recipient = _recipient(token)
     except Http404:
         return _not_found()
-    if request.method == "POST":
-        tracking.record_hit(request, recipient, EventKind.REPORTED)
-        return render(request, "phishing/reported.html", {})
     return render(request, "phishing/report.html", {"token": recipient.token})
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from bastion.accounts.models import Role
 from bastion.audit.models import AuditEntry
-from bastion.phishing import sending
+from bastion.phishing import sending, tracking
 from bastion.phishing.models import CampaignStatus, EventKind, Recipient, TrackingEvent
 
 from .conftest import make_people
@@ -100,7 +100,7 @@ def test_results_api_shows_raw_and_filtered(api_for, lead, make_campaign, smtp_s
     campaign = make_campaign()
     sending.send_due()
     recipient = Recipient.objects.first()
-    TrackingEvent.objects.create(recipient=recipient, kind=EventKind.CLICKED, automated=True, rule="too-soon")
+    tracking.save_event(TrackingEvent(recipient=recipient, kind=EventKind.CLICKED, automated=True, rule="too-soon"))
     results = api_for(lead).get(f"/api/v1/campaigns/{campaign.pk}/results").json()
     assert results["sent"] == 2 and results["raw"]["clicked"] == 1 and results["filtered"]["clicked"] == 0
     assert results["click_rate"] == 0.0 and results["median_seconds_to_report"] is None

@@ -197,3 +197,73 @@ def test_the_landing_page_carries_the_signal_script_under_the_strict_csp(sent):
     assert f'data-human-signal="/p/h/{t}/"' in body and "human-signal.js" in body
     assert "<script>" not in body  # no inline script
     assert "connect-src 'self'" in page["Content-Security-Policy"]
+
+
+def test_a_scanner_posting_the_form_does_not_confirm_the_click(sent):
+    t = Recipient.objects.order_by("pk").first().token
+    browser().get(f"/p/c/{t}/")  # a link scanner that looks like a browser follows the link…
+    scanner = browser(REMOTE_ADDR="198.51.100.7")
+    scanner.post(f"/p/l/{t}/submit")  # …and then posts the form from its own network
+    back(t, N + 1)
+    assert flag_clicks_without_human_signal.call() == 1
+    rows = list(TrackingEvent.objects.filter(recipient__token=t).order_by("pk").values_list("kind", "rule"))
+    assert rows == [(EventKind.CLICKED, AutomatedRule.NO_HUMAN_SIGNAL),
+                    (EventKind.SUBMITTED, AutomatedRule.SCANNER_NETWORK)]
+
+
+@pytest.fixture
+def training(db):
+    from bastion.awareness.actions import install_starter_curriculum
+    from bastion.awareness.models import Programme
+
+    return Programme.objects.create(name="Spotting phishing", course=install_starter_curriculum()[0], remedial=True)
+
+
+def _judged_with(sent, training, lead):
+    from bastion.phishing.actions import do_create_webhook
+
+    sent.remedial_programme = training
+    sent.save(update_fields=["remedial_programme"])
+    return do_create_webhook(url="http://127.0.0.1:9/", events=["clicked"], acting_user=lead)
+
+
+def test_training_and_webhook_wait_for_the_human_signal(sent, training, lead):
+    from bastion.awareness.models import Assignment
+    from bastion.phishing.models import WebhookDelivery
+
+    _judged_with(sent, training, lead)
+    person, scanned = Recipient.objects.order_by("pk")[:2]
+    browser().get(f"/p/c/{person.token}/")
+    browser().get(f"/p/c/{scanned.token}/")
+    # Not judged yet: nothing assigned, nothing announced.
+    assert not Assignment.objects.exists() and not WebhookDelivery.objects.exists()
+
+    assert browser().post(f"/p/h/{person.token}/").status_code == 204  # a person moved the pointer
+    browser().post(f"/p/h/{person.token}/")  # and again: once is enough
+    assert list(Assignment.objects.values_list("person", flat=True)) == [person.person_id]
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["recipient"] == person.pk and delivery.payload["automated"] is False
+
+    back(scanned.token, N + 1)
+    assert flag_clicks_without_human_signal.call() == 1
+    # The scanner's click is announced with its final flag, and assigns nothing.
+    flagged = WebhookDelivery.objects.get(payload__recipient=scanned.pk)
+    assert flagged.payload["automated"] is True and flagged.payload["rule"] == AutomatedRule.NO_HUMAN_SIGNAL
+    assert Assignment.objects.count() == 1
+    assert Recipient.objects.get(pk=scanned.pk).remedial_at is None
+
+
+def test_a_submission_assigns_at_once_and_confirms_the_click(sent, training, lead):
+    from bastion.awareness.models import Assignment
+    from bastion.phishing.models import WebhookDelivery
+
+    _judged_with(sent, training, lead)
+    t = Recipient.objects.order_by("pk").first().token
+    client = browser()
+    client.get(f"/p/c/{t}/")
+    client.post(f"/p/l/{t}/submit")
+    assert Assignment.objects.count() == 1
+    assert WebhookDelivery.objects.get().payload["automated"] is False  # the click, confirmed
+    back(t, N + 1)
+    assert flag_clicks_without_human_signal.call() == 0
+    assert Assignment.objects.count() == 1

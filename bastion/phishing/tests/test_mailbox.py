@@ -333,10 +333,10 @@ def test_plaintext_to_a_remote_host_is_refused_unless_allowed(db, api_for, lead)
     assert "secret-pw" not in allowed.content.decode()
     entry = AuditEntry.objects.get(action="phishing.mailbox_created")
     assert "secret-pw" not in str(entry.after) and entry.after["host"] == "imap.example.com"
-    # Changing it without a password keeps the stored one.
+    # Changing something else without a password keeps the stored one.
     pk = allowed.json()["id"]
     changed = api.put(f"/api/v1/phishing/mailboxes/{pk}", {**body, "allow_plaintext": True, "password": "",
-                                                           "port": 1143}, content_type="application/json")
+                                                           "folder": "Phish"}, content_type="application/json")
     assert changed.status_code == 200 and ReportingMailbox.objects.get(pk=pk).password == "secret-pw"
     bad_folder = api.put(f"/api/v1/phishing/mailboxes/{pk}", {**body, "allow_plaintext": True,
                                                               "folder": 'IN"BOX'}, content_type="application/json")
@@ -523,12 +523,16 @@ def test_the_reporter_is_thanked_once_and_only_when_in_the_directory(api_for, le
     assert unknown.status_code == 422 and "directory" in unknown.json()["detail"]
     person = Person.objects.create(employee_id="T1", email="tom@example.com", first_name="Tom", last_name="Tipper")
     ReportedEmail.objects.filter(pk=a_report.pk).update(reporter=person, reporter_email=person.email)
+    unverified = api.patch(url, {"thank": True}, content_type="application/json")
+    assert unverified.status_code == 422 and "unverified" in unverified.json()["detail"]
+    ReportedEmail.objects.filter(pk=a_report.pk).update(reporter_verified=True)
     done = api.patch(url, {"status": "resolved", "verdict": "phishing", "thank": True}, content_type="application/json")
     assert done.status_code == 200 and done.json()["thanked_at"]
     again = api.patch(url, {"thank": True}, content_type="application/json")
     assert again.status_code == 200
     sent = OutboxMessage.objects.get(to="tom@example.com")
-    assert "Invoice overdue" in sent.body_text and "phishing" in sent.body_text and "Hello Tom" in sent.body_text
+    assert "phishing" in sent.body_text and "Hello Tom" in sent.body_text
+    assert "Invoice overdue" not in sent.body_text  # the sender's words are never quoted
     assert OutboxMessage.objects.count() == 1
 
 
@@ -536,7 +540,7 @@ def test_the_reporter_is_thanked_once_and_only_when_in_the_directory(api_for, le
 def test_encryption_the_server_does_not_offer_is_an_error_not_a_fallback(
         reporting_mailbox, imap_server, security, expected):  # noqa: F811
     imap_server.append(no_token_forward())
-    do_save_mailbox(reporting_mailbox, acting_user=None, security=security)
+    do_save_mailbox(reporting_mailbox, acting_user=None, security=security, password=imap_server.password)
     mailbox_module.poll_all()
     reporting_mailbox.refresh_from_db()
     assert expected in reporting_mailbox.last_error and not MailboxMessage.objects.exists()

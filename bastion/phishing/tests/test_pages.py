@@ -77,6 +77,9 @@ def sent_campaign(make_campaign, smtp_server):
     TrackingEvent.objects.create(recipient=r2, kind=EventKind.REPORTED, at=later)
     TrackingEvent.objects.create(recipient=r3, kind=EventKind.CLICKED, at=later, automated=True,
                                  rule="scanner-agent", user_agent="Mimecast-Scanner/1.0", network="192.0.2.0/24")
+    from bastion.phishing.tracking import refresh_summaries
+
+    refresh_summaries(campaign.recipients.all())  # events written directly: their recipients' summaries
     return campaign
 
 
@@ -628,3 +631,18 @@ def test_campaign_page_queries_do_not_grow_with_recipients(client_for, lead, mak
     assert "63 in all; the first hit of each kind" in text(response) and "Page 1 of 3" in text(response)
     region = browser.get(f"/phishing/campaigns/{large.pk}/?rpage=3&region=recipients", headers={"HX-Request": "true"})
     assert region.content.decode().lstrip().startswith('<div id="recipients">') and "Page 3 of 3" in text(region)
+
+
+@pytest.mark.parametrize("number", ["9223372036854775807", "99999999999", "1000001"])
+def test_page_numbers_past_the_last_page_show_the_last_page(client_for, lead, sent_campaign, number):
+    browser = client_for(lead)
+    clickers = browser.get(f"/phishing/repeat-clickers/?page={number}")
+    assert clickers.status_code == 200
+    for name in ("rpage", "dpage", "mpage", "flagged"):
+        response = browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?{name}={number}")
+        assert response.status_code == 200, name
+    recipients = text(browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?rpage={number}"))
+    assert "person9@example.com" in recipients  # the last page, with the last recipients
+    for page in ("/phishing/reports/", "/phishing/templates/", "/phishing/landing-pages/", "/phishing/profiles/",
+                 "/phishing/domains/", "/phishing/"):
+        assert browser.get(f"{page}?page={number}").status_code == 200, page

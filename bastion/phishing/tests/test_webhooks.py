@@ -169,7 +169,8 @@ def test_no_webhook_no_extra_work_on_a_hit(sent):
     Client(HTTP_USER_AGENT=BROWSER).get(f"/p/o/{token}.gif")  # rules and (no) webhooks cached
     with CaptureQueriesContext(connection) as ctx:
         Client(HTTP_USER_AGENT=BROWSER).get(f"/p/c/{token}/")
-    assert len(ctx.captured_queries) <= 2 and not WebhookDelivery.objects.exists()
+    hits = [q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(hits) <= 2 and not WebhookDelivery.objects.exists()
 
 
 def test_only_http_urls_and_known_events_are_accepted(api_for, lead):
