@@ -268,6 +268,11 @@ def test_fifty_recipients_over_smtp_and_http(client_for, make_user, smtp_server)
 
     page = " ".join(unescape(re.sub(r"<[^>]+>", " ", browser.get(f"/phishing/campaigns/{campaign.pk}/")
                                      .content.decode())).split())
+    # The flagged hits and the breakdowns are loaded after the page (htmx) or by a plain link.
+    for query in ("?flagged=1&dpage=1&mpage=1", "?region=flagged", "?region=departments"):
+        page += " " + " ".join(unescape(re.sub(r"<[^>]+>", " ", browser.get(
+            f"/phishing/campaigns/{campaign.pk}/{query}", headers={"HX-Request": "true"} if "region" in query else {})
+            .content.decode())).split())
     assert "50 sent of 50" in page
     assert "Sent 50 50" in page and "Opened 20 20 40.0%" in page
     assert "Clicked 13 10 20.0%" in page  # the scanner's three clicks are left out of the filtered figure

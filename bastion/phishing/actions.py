@@ -95,10 +95,12 @@ def do_create_campaign(*, name: str, templates: list[PhishingTemplate], landing_
     if remedial_programme is not None and not remedial_programme.remedial:
         raise ValueError(f"“{remedial_programme.name}” is not a remedial programme.")
     people = audience.people() if audience is not None else Person.objects.all()
-    rows = list(people.filter(status=PersonStatus.ACTIVE).order_by("pk").values_list("pk", "email"))
+    # The department and manager are kept on each recipient as they are now (results by group).
+    rows = list(people.filter(status=PersonStatus.ACTIVE).order_by("pk")
+                .values_list("pk", "email", "department", "manager"))
     if not rows:
         raise ValueError("The audience has nobody active in the directory.")
-    problem = refusal([email for _, email in rows], verified_domains())
+    problem = refusal([row[1] for row in rows], verified_domains())
     if problem:
         raise ValueError(problem)
     templates = sorted(templates, key=lambda t: t.pk)
@@ -111,8 +113,8 @@ def do_create_campaign(*, name: str, templates: list[PhishingTemplate], landing_
         campaign.templates.set(templates)
         Recipient.objects.bulk_create([
             Recipient(campaign=campaign, person_id=pk, email=email, template=templates[i % len(templates)],
-                      token=new_token(), send_after=times[i])
-            for i, (pk, email) in enumerate(rows)], batch_size=2000)
+                      token=new_token(), send_after=times[i], department=department, manager_id=manager)
+            for i, (pk, email, department, manager) in enumerate(rows)], batch_size=2000)
         record("phishing.campaign_created", actor=acting_user, obj=campaign,
                after={"name": name, "recipients": len(rows), "templates": [t.name for t in templates],
                       "starts_at": starts_at.isoformat(), "window_minutes": window_minutes})

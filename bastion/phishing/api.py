@@ -169,7 +169,9 @@ def cancel_campaign(request: HttpRequest, campaign_id: int):
 
 
 class ResultsParams(Schema):
-    by: Literal["department", "manager"] | None = Field(None, description="Add figures per department or manager")
+    by: Literal["department", "manager"] | None = Field(
+        None, description="Add figures per department or manager, each recipient under the department and manager "
+                          "they had when the campaign was created")
     limit: int = Field(100, ge=1, le=1000, description="Groups per page")
     offset: int = Field(0, ge=0, le=10_000_000)
 
@@ -177,7 +179,8 @@ class ResultsParams(Schema):
 @campaigns_router.get("/{int:campaign_id}/results")
 def get_results(request: HttpRequest, campaign_id: int, params: Query[ResultsParams]) -> dict:
     """Recipients per stage, raw and filtered, with rates; with `by`, a page of the same per
-    department or manager (`groups`, `group_count`)."""
+    department or manager (`groups`, `group_count`). A recipient counts under the department and
+    manager they had when the campaign was created, even if they have moved since."""
     campaign = access.get_campaign_for_view(request.user, campaign_id)
     out = results.campaign_results(campaign)
     if params.by:

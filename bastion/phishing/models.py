@@ -361,6 +361,12 @@ class Recipient(models.Model):
     human_clicked_at = models.DateTimeField(null=True, blank=True)
     human_submitted_at = models.DateTimeField(null=True, blank=True)
     human_reported_at = models.DateTimeField(null=True, blank=True)
+    # The person's department and manager when the campaign was created, so the results by
+    # department and by manager read one table and stay as they were: someone who moves later
+    # keeps their result under the department they were in when they received the simulation.
+    department = models.CharField(max_length=100, blank=True, help_text="At creation")
+    manager = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="At creation")
 
     class Meta:
         ordering = ["send_after", "id"]
@@ -368,6 +374,8 @@ class Recipient(models.Model):
         indexes = [
             models.Index(fields=["campaign", "status", "send_after"]),  # due recipients of a campaign
             models.Index(fields=["claim"]),  # a batch reads back what it claimed
+            models.Index(fields=["campaign", "department"], name="phishing_recipient_department"),
+            models.Index(fields=["campaign", "manager"], name="phishing_recipient_manager"),
             models.Index(fields=["claimed_at"], condition=models.Q(claimed_at__isnull=False),
                          name="phishing_recipient_claimed"),
         ]

@@ -253,11 +253,22 @@ def test_campaign_page_shows_status_progress_and_results(client_for, make_user, 
     assert "Clicked 2 1 10.0%" in seen and "Submitted 1 1 10.0%" in seen and "Reported 1 1 10.0%" in seen
     assert "10.0% click rate (20.0% counting automated hits)" in seen and "10.0% report rate" in seen
     assert "5 min median time to report" in seen
-    # The flagged hit, with the rule that flagged it.
-    assert "1 hit(s) left out of the filtered figures" in seen
-    assert "A known scanner's user agent" in seen and "Mimecast-Scanner/1.0" in seen and "192.0.2.0/24" in seen
-    assert "By department" in seen and "Sales 10 10 0 1 (2 raw) 1 1 10.0% 10.0%" in seen
-    assert "By manager" in seen and "Mona Manager" in seen
+    # The flagged hits and the breakdowns read the whole campaign again: loaded after the page
+    # (htmx), or in the page by a plain link without JavaScript.
+    body = response.content.decode()
+    for region, param in (("flagged", "flagged"), ("departments", "dpage"), ("managers", "mpage")):
+        assert f'hx-get="?region={region}" hx-trigger="load"' in body and f'href="?{param}=1#{region}"' in body
+    browser = client_for(make_user(Role.EXECUTIVE))
+    plain = text(browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?flagged=1&dpage=1&mpage=1"))
+    loaded = " ".join(text(browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?region={region}",
+                                       headers={"HX-Request": "true"}))
+                      for region in ("flagged", "departments", "managers"))
+    for seen in (plain, loaded):
+        # The flagged hit, with the rule that flagged it.
+        assert "1 hit(s) left out of the filtered figures" in seen
+        assert "A known scanner's user agent" in seen and "Mimecast-Scanner/1.0" in seen and "192.0.2.0/24" in seen
+        assert "By department" in seen and "Sales 10 10 0 1 (2 raw) 1 1 10.0% 10.0%" in seen
+        assert "By manager" in seen and "Mona Manager" in seen
     assert "<svg" in response.content.decode() and "Send a test" not in seen and "Cancel the campaign" not in seen
 
 
@@ -276,7 +287,7 @@ def test_results_tables_page_through_htmx_regions(client_for, lead, make_campaig
                               department=f"Dept {i:02d}")
     campaign = make_campaign()
     browser = client_for(lead)
-    first = browser.get(f"/phishing/campaigns/{campaign.pk}/")
+    first = browser.get(f"/phishing/campaigns/{campaign.pk}/?dpage=1")
     assert "Dept 00" in text(first) and "Dept 26" not in text(first) and "Page 1 of 2" in text(first)
     region = browser.get(f"/phishing/campaigns/{campaign.pk}/?dpage=2&region=departments",
                          headers={"HX-Request": "true"})
@@ -550,7 +561,7 @@ def test_flagged_hits_page_with_their_rule(client_for, lead, sent_campaign):
         TrackingEvent(recipient=recipient, kind=EventKind.OPENED, automated=True, rule="too-soon",
                       at=timezone.now() - timedelta(hours=1, minutes=i)) for i in range(30)])
     browser = client_for(lead)
-    first = text(browser.get(f"/phishing/campaigns/{sent_campaign.pk}/"))
+    first = text(browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?flagged=1"))
     assert "31 hit(s) left out of the filtered figures" in first and "Page 1 of 2" in first
     assert "Within seconds of delivery" in first and "Mimecast-Scanner/1.0" in first  # the latest first
     second = browser.get(f"/phishing/campaigns/{sent_campaign.pk}/?flagged=2&region=flagged",
@@ -618,6 +629,11 @@ def test_campaign_page_queries_do_not_grow_with_recipients(client_for, lead, mak
     browser = client_for(lead)
     with django_assert_max_num_queries(40) as few:
         browser.get(f"/phishing/campaigns/{small.pk}/")
+    regions = {}  # the regions loaded after the page, each a fixed handful of queries
+    for region in ("departments", "managers", "flagged"):
+        with django_assert_max_num_queries(12) as counted:
+            browser.get(f"/phishing/campaigns/{small.pk}/?region={region}", headers={"HX-Request": "true"})
+        regions[region] = len(counted.captured_queries)
     for i in range(60):
         Person.objects.create(employee_id=f"M{i:03d}", email=f"m{i}@example.com", first_name="M", last_name=str(i),
                               department=f"D{i % 30}")
@@ -628,6 +644,9 @@ def test_campaign_page_queries_do_not_grow_with_recipients(client_for, lead, mak
                                      rule="too-soon" if recipient.pk % 2 == 0 else "")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = browser.get(f"/phishing/campaigns/{large.pk}/")
+    for region, queries in regions.items():
+        with django_assert_max_num_queries(queries):
+            browser.get(f"/phishing/campaigns/{large.pk}/?region={region}", headers={"HX-Request": "true"})
     assert "63 in all; the first hit of each kind" in text(response) and "Page 1 of 3" in text(response)
     region = browser.get(f"/phishing/campaigns/{large.pk}/?rpage=3&region=recipients", headers={"HX-Request": "true"})
     assert region.content.decode().lstrip().startswith('<div id="recipients">') and "Page 3 of 3" in text(region)
