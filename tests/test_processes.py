@@ -7,17 +7,13 @@ once per period with several workers, and that a killed worker's task is run aga
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.tasks import TaskResultStatus
 from django.test import RequestFactory
 from django.utils import timezone
@@ -28,23 +24,12 @@ from bastion.jobs.tasks import recover_orphaned_tasks
 from bastion.jobs.tests import JOB_APPS
 from bastion.views import readyz
 from conftest import free_port
+from tests.processes import started, stop, wait_for
 
 # Only these apps' tables are emptied after each test: the audit trail refuses to be truncated.
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True, available_apps=JOB_APPS)]
 
-ROOT = Path(__file__).resolve().parent.parent
 PROBE = "tests.periodic_probe"
-
-
-def database_url() -> str:
-    """The URL of the database this test runs against (the test database), for child processes."""
-    s = connection.settings_dict
-    if s["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{s['NAME']}"
-    auth = quote(s["USER"] or "", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or 'localhost'}:{s['PORT'] or 5432}/{quote(s['NAME'])}"
 
 
 @pytest.fixture
@@ -58,55 +43,8 @@ def probe_log(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def start(tmp_path, probe_log):
     """start(*args, extra_modules="") starts `bastion <args>`; every process is stopped at the end."""
-    started: list[tuple[subprocess.Popen, Path]] = []
-
-    def start_process(*args: str, extra_modules: str = "") -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "BASTION_EXTRA_TASK_MODULES": extra_modules,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "PYTHONUNBUFFERED": "1",
-            "PROBE_LOG": str(probe_log),
-        }
-        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        log = tmp_path / f"process-{len(started)}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bastion", *args], cwd=ROOT, env=env,
-            stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )
-        process.log_path = log  # type: ignore[attr-defined]
-        started.append((process, log))
-        return process
-
-    yield start_process
-    for process, _ in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    for process, log in started:
-        print(f"--- bastion {process.args[3:]} (exit {process.returncode}) ---\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen, timeout: float = 15) -> int:
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout)
-    if code != 0 and hasattr(process, "log_path"):
-        # Show why in the failure report.
-        print(f"--- exit {code}; log of {process.args}:\n{process.log_path.read_text()}")
-    return code
-
-
-def wait_for(condition, timeout: float = 15, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out waiting for {what}")
-        time.sleep(0.1)
+    with started(tmp_path, PROBE_LOG=str(probe_log)) as start_process:
+        yield lambda *args, extra_modules="": start_process(*args, BASTION_EXTRA_TASK_MODULES=extra_modules)
 
 
 def run_remaining_tasks() -> None:
